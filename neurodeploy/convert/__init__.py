@@ -1,0 +1,1 @@
+"""Conversions between torch modules and the Network IR."""

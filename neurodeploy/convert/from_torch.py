@@ -1,0 +1,107 @@
+"""torch module -> Network: map each supported layer to its IR node, parameters copied exactly."""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+from torch import nn
+
+from neurodeploy import ir
+from neurodeploy import nn as ndnn
+from neurodeploy.errors import UnsupportedModelError
+
+SKIPPED = (nn.Identity, nn.Dropout)
+
+
+def _array(tensor: torch.Tensor | None) -> np.ndarray | None:
+    return None if tensor is None else tensor.detach().cpu().to(torch.float32).numpy().copy()
+
+
+def _pair(value: int | tuple[int, ...]) -> tuple[int, int]:
+    return (value, value) if isinstance(value, int) else (int(value[0]), int(value[1]))
+
+
+def _flatten_children(module: nn.Module, prefix: str = "") -> list[tuple[str, nn.Module]]:
+    """Children of (nested) Sequential containers as (dotted name, layer) pairs, in order."""
+    items = []
+    for name, child in module.named_children():
+        full = f"{prefix}{name}"
+        if isinstance(child, nn.Sequential):
+            items.extend(_flatten_children(child, f"{full}."))
+        else:
+            items.append((full, child))
+    return items
+
+
+def node_from_module(module: nn.Module) -> ir.nodes.Node:
+    """The IR node of one torch layer, or UnsupportedModelError naming the class."""
+    if isinstance(module, nn.Linear):
+        return ir.Affine(_array(module.weight), _array(module.bias))
+    if isinstance(module, nn.Conv2d):
+        if module.padding_mode != "zeros" or isinstance(module.padding, str):
+            raise UnsupportedModelError(
+                "Conv2d needs numeric zero padding; use padding=(p, p) with padding_mode='zeros'")
+        return ir.Conv2d(_array(module.weight), _array(module.bias), _pair(module.stride),
+                         _pair(module.padding), _pair(module.dilation), int(module.groups))
+    if isinstance(module, nn.AvgPool2d):
+        if module.ceil_mode or not module.count_include_pad or module.divisor_override:
+            raise UnsupportedModelError(
+                "AvgPool2d needs ceil_mode=False, count_include_pad=True and no divisor_override")
+        kernel = _pair(module.kernel_size)
+        stride = _pair(module.stride if module.stride is not None else module.kernel_size)
+        return ir.AvgPool2d(kernel, stride, _pair(module.padding))
+    if isinstance(module, nn.Flatten):
+        if module.start_dim != 1 or module.end_dim != -1:
+            raise UnsupportedModelError("Flatten must flatten all features (start_dim=1, end_dim=-1)")
+        return ir.Flatten()
+    if isinstance(module, ndnn.IAF):
+        return ir.IAF(_array(module.threshold), module.spike, module.reset, module.min_v)
+    if isinstance(module, ndnn.LIF):
+        return ir.LIF(_array(module.beta), _array(module.threshold), module.reset)
+    if isinstance(module, ndnn.SNU):
+        recurrent = None if module.recurrent is None else _array(module.recurrent.weight)
+        return ir.SNU(_array(module.decay), _array(module.bias), recurrent, module.soft)
+    if isinstance(module, ndnn.SRC):
+        return ir.SRC(_array(module.bias), module.alpha, module.rho, module.r, module.rs,
+                      module.z, module.zs_hyp, module.zs_dep, module.bias_max)
+    if isinstance(module, ndnn.LI):
+        return ir.LI(_array(module.alpha))
+    if isinstance(module, nn.ReLU):
+        raise UnsupportedModelError(
+            "ReLU is an ANN activation: convert the ANN with `neurodeploy ann2snn` first")
+    raise UnsupportedModelError(
+        f"unsupported layer {type(module).__module__}.{type(module).__name__}: supported are "
+        "Linear, Conv2d, AvgPool2d, Flatten and neurodeploy.nn IAF, LIF, SNU, SoftSNU, SRC, LI")
+
+
+def _infer_input_shape(first: nn.Module) -> tuple[int, ...] | None:
+    if isinstance(first, nn.Linear):
+        return (first.in_features,)
+    return None
+
+
+def network_from_torch(
+    module: nn.Module, input_shape: tuple[int, ...] | None = None
+) -> ir.Network:
+    """Build the Network of a (nested) `nn.Sequential` / `neurodeploy.nn.Sequential`.
+
+    `input_shape` is the per-step sample shape; it is inferred for networks that start with a
+    Linear layer, read from `neurodeploy.nn.Sequential(..., input_shape=...)`, or must be given.
+    """
+    if isinstance(module, ndnn.NeuronLayer):
+        raise UnsupportedModelError("a bare neuron layer is not a network: wrap it in nn.Sequential")
+    if not isinstance(module, nn.Sequential):
+        raise UnsupportedModelError(
+            f"the model is a {type(module).__name__}; neurodeploy reads nn.Sequential or "
+            "neurodeploy.nn.Sequential models")
+    children = [(n, m) for n, m in _flatten_children(module) if not isinstance(m, SKIPPED)]
+    if not children:
+        raise UnsupportedModelError("the model has no layers")
+    shape = input_shape or getattr(module, "input_shape", None) or _infer_input_shape(children[0][1])
+    if shape is None:
+        raise UnsupportedModelError(
+            "cannot infer the input shape of a network that starts with "
+            f"{type(children[0][1]).__name__}: build it with "
+            "neurodeploy.nn.Sequential(..., input_shape=(C, H, W)) or pass input_shape")
+    layers = [ir.Layer(name, node_from_module(child)) for name, child in children]
+    return ir.Network(layers, tuple(shape))

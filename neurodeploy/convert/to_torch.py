@@ -1,0 +1,69 @@
+"""Network -> torch: rebuild `neurodeploy.nn` modules that compute exactly what the Network means."""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+from torch import nn
+
+from neurodeploy import ir
+from neurodeploy import nn as ndnn
+
+
+def _tensor(array: np.ndarray) -> torch.Tensor:
+    return torch.from_numpy(np.asarray(array, dtype=np.float32).copy())
+
+
+def module_from_node(node: ir.nodes.Node) -> nn.Module:
+    """The torch module of one IR node, with parameters copied exactly."""
+    if isinstance(node, ir.Affine):
+        out_features, in_features = node.weight.shape
+        layer = nn.Linear(in_features, out_features, bias=node.bias is not None)
+        with torch.no_grad():
+            layer.weight.copy_(_tensor(node.weight))
+            if node.bias is not None:
+                layer.bias.copy_(_tensor(node.bias))
+        return layer
+    if isinstance(node, ir.Conv2d):
+        out_c, in_per_group, kh, kw = node.weight.shape
+        layer = nn.Conv2d(in_per_group * node.groups, out_c, (kh, kw), node.stride, node.padding,
+                          node.dilation, node.groups, bias=node.bias is not None)
+        with torch.no_grad():
+            layer.weight.copy_(_tensor(node.weight))
+            if node.bias is not None:
+                layer.bias.copy_(_tensor(node.bias))
+        return layer
+    if isinstance(node, ir.AvgPool2d):
+        return nn.AvgPool2d(node.kernel_size, node.stride, node.padding)
+    if isinstance(node, ir.Flatten):
+        return nn.Flatten()
+    if isinstance(node, ir.IAF):
+        return ndnn.IAF(_tensor(node.threshold), node.spike, node.reset, node.min_v)
+    if isinstance(node, ir.LIF):
+        return ndnn.LIF(_tensor(node.beta), _tensor(node.threshold), node.reset)
+    if isinstance(node, ir.SNU):
+        cls = ndnn.SoftSNU if node.soft else ndnn.SNU
+        layer = cls(node.bias.shape, recurrent=node.recurrent is not None)
+        with torch.no_grad():
+            layer.decay = _tensor(node.decay)
+            layer.bias.copy_(_tensor(node.bias))
+            if node.recurrent is not None:
+                layer.recurrent.weight.copy_(_tensor(node.recurrent))
+        return layer
+    if isinstance(node, ir.SRC):
+        layer = ndnn.SRC(node.bias.shape[0], node.alpha, node.rho, node.r, node.rs, node.z,
+                         node.zs_hyp, node.zs_dep, bias_max=node.bias_max)
+        with torch.no_grad():
+            layer.bias.copy_(_tensor(node.bias))
+        return layer
+    if isinstance(node, ir.LI):
+        return ndnn.LI(_tensor(node.alpha))
+    raise TypeError(f"no torch module for {type(node).__name__}")
+
+
+def torch_from_network(network: ir.Network) -> ndnn.Sequential:
+    """A `neurodeploy.nn.Sequential` equal to the Network (same outputs, bit for bit)."""
+    model = ndnn.Sequential(input_shape=network.input_shape)
+    for layer in network.layers:
+        model.add_module(layer.name.replace(".", "_"), module_from_node(layer.node))
+    return model.eval()

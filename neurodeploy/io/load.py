@@ -1,0 +1,53 @@
+"""`neurodeploy.load`: one entry point for every model source."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from neurodeploy import ir
+from neurodeploy.errors import InvalidFileError, UnsupportedModelError
+
+
+def load(
+    source: object, input_shape: tuple[int, ...] | None = None, dialect: str | None = None
+) -> ir.Network:
+    """Load a Network from an `nn.Module`, a `.pt` file (`torch.save(model)`) or a `.nir` file.
+
+    `input_shape` (per step and sample) is needed only for convolutional torch models that do not
+    carry one. `dialect` names the producer of a foreign NIR file; only neurodeploy's own is read.
+    """
+    if isinstance(source, ir.Network):
+        return source
+    if isinstance(source, str | Path):
+        path = Path(source)
+        suffix = path.suffix.lower()
+        if suffix not in (".pt", ".pth", ".nir"):
+            raise UnsupportedModelError(
+                f"{path}: unknown model file type {suffix or '(none)'}; give a .pt or .nir file")
+        if not path.is_file():
+            raise InvalidFileError(f"{path}: no such file")
+        if suffix == ".nir":
+            from neurodeploy.io.nir_format import read_network
+
+            if dialect not in (None, "neurodeploy"):
+                raise UnsupportedModelError(
+                    f"dialect {dialect!r} is not supported yet; neurodeploy reads its own NIR files")
+            return read_network(path)
+        from neurodeploy.io.model_file import load_torch_file
+
+        source = load_torch_file(path)
+    from torch import nn
+
+    if isinstance(source, nn.Module):
+        from neurodeploy.convert.from_torch import network_from_torch
+
+        return network_from_torch(source, input_shape)
+    raise UnsupportedModelError(
+        f"cannot load a {type(source).__name__}: give an nn.Module, a .pt or a .nir path")
+
+
+def save_nir(network: ir.Network | object, path: str | Path) -> None:
+    """Write a Network (or anything `load` accepts) as a NIR file that `load` restores exactly."""
+    from neurodeploy.io.nir_format import write_network
+
+    write_network(load(network), path)

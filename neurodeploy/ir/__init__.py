@@ -1,0 +1,20 @@
+"""The intermediate representation: a float, discrete-time Network of typed nodes."""
+
+from neurodeploy.ir.network import Network
+from neurodeploy.ir.nodes import (
+    IAF,
+    LI,
+    LIF,
+    SNU,
+    SRC,
+    Affine,
+    AvgPool2d,
+    Conv2d,
+    Flatten,
+    Layer,
+    is_neuron,
+    neuron_kind,
+)
+
+__all__ = ["IAF", "LI", "LIF", "SNU", "SRC", "Affine", "AvgPool2d", "Conv2d", "Flatten", "Layer",
+           "Network", "is_neuron", "neuron_kind"]

@@ -1,0 +1,1 @@
+"""Simulation engines: the float reference and the bit-accurate integer engine."""

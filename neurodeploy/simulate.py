@@ -1,0 +1,29 @@
+"""`neurodeploy.simulate`: run a Network (float reference) or a Program (bit-accurate)."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from neurodeploy.errors import ShapeError
+from neurodeploy.sim.result import SimulationResult
+
+
+def check_input(x: np.ndarray, input_shape: tuple[int, ...]) -> np.ndarray:
+    """Return `x` as float32 `(T, B, *input_shape)` or raise a ShapeError saying what to give."""
+    x = np.asarray(x)
+    if x.ndim != len(input_shape) + 2 or tuple(x.shape[2:]) != tuple(input_shape):
+        dims = ", ".join(map(str, input_shape))
+        raise ShapeError(f"input has shape {x.shape}; the network takes time-major (T, B, {dims})")
+    return x.astype(np.float32, copy=False)
+
+
+def simulate(model: object, x: np.ndarray, record_states: bool = False) -> SimulationResult:
+    """Simulate `model` on time-major input `x` `(T, B, *features)`.
+
+    A Network (or anything `neurodeploy.load` accepts) runs on the float reference engine.
+    """
+    from neurodeploy.io.load import load
+    from neurodeploy.sim.float_engine import simulate_network
+
+    network = load(model)
+    return simulate_network(network, check_input(x, network.input_shape), record_states)
