@@ -4,12 +4,26 @@
     net = nd.load("model.pt")          # or .nir, or an nn.Module
     nd.save_nir(net, "model.nir")
     res = nd.simulate(net, x)          # float reference; res.output is (T, B, N_out)
+
+The public names load lazily, so `neurodeploy --help` does not import torch or numpy.
 """
 
+from importlib import import_module
+
 from neurodeploy.errors import NeurodeployError
-from neurodeploy.io.load import load, save_nir
-from neurodeploy.ir import Network
-from neurodeploy.simulate import simulate
 
 __version__ = "0.1.0"
-__all__ = ["Network", "NeurodeployError", "load", "save_nir", "simulate", "__version__"]
+
+_LAZY = {
+    "load": "neurodeploy.io.load",
+    "save_nir": "neurodeploy.io.load",
+    "simulate": "neurodeploy.simulation",
+    "Network": "neurodeploy.ir",
+}
+__all__ = ["NeurodeployError", "__version__", *_LAZY]
+
+
+def __getattr__(name: str):
+    if name in _LAZY:
+        return getattr(import_module(_LAZY[name]), name)
+    raise AttributeError(f"module 'neurodeploy' has no attribute {name!r}")

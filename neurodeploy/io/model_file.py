@@ -21,7 +21,7 @@ ALLOWED_CLASSES: tuple[type, ...] = (
     set,
 )
 
-_UNSUPPORTED_GLOBAL = re.compile(r"Unsupported global: GLOBAL ([\w.]+)")
+_UNSUPPORTED_GLOBAL = re.compile(r"unsupported (?:global: )?GLOBAL ([\w.]+)", re.IGNORECASE)
 
 
 def load_torch_file(path: Path) -> nn.Module:
