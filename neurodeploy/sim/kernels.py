@@ -1,0 +1,94 @@
+"""Integer neuron kernels: one time step of each neuron type, on int64 arrays.
+
+Each kernel is the integer form of the update stated in the docstring of the `neurodeploy.nn`
+layer of the same name. Widths, rounding and overflow are explicit:
+- states saturate to `state_bits` (signed) after every update;
+- decays and gates are Q0.12 multipliers applied with `mul_frac` (rounded half up);
+- graded outputs are unsigned `out_bits` integers (saturated);
+- `inp` is the layer input already in state units (accumulator << input_shift, plus bias).
+Tests compare every kernel with a plain Python-int reference (tests/test_kernels.py).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from neurodeploy.quant.fixed import mul_frac, saturate, shift_round
+from neurodeploy.quant.tables import Table
+
+DECAY_BITS = 12  # Q0.12 decay factors and gates
+
+
+def iaf_step(v: np.ndarray, inp: np.ndarray, threshold: np.ndarray, spike: str, reset: str,
+             min_v: np.ndarray | None, state_bits: int) -> tuple[np.ndarray, np.ndarray]:
+    """IAF (`neurodeploy.nn.IAF`): v += inp; n spikes; reset; floor. Returns (v, n)."""
+    v = saturate(v + inp, state_bits)
+    if spike == "multi":
+        n = np.where(v > 0, v // threshold, 0)
+    else:
+        n = (v >= threshold).astype(np.int64)
+    v = v - n * threshold if reset == "subtract" else np.where(n > 0, 0, v)
+    if min_v is not None:
+        v = np.maximum(v, min_v)
+    return v, n
+
+
+def lif_step(m: np.ndarray, inp: np.ndarray, beta: np.ndarray, threshold: np.ndarray, reset: str,
+             state_bits: int) -> tuple[np.ndarray, np.ndarray]:
+    """LIF (`neurodeploy.nn.LIF`): reset from the previous step, decay, integrate, fire (>)."""
+    fired_before = (m > threshold).astype(np.int64)
+    if reset == "subtract":
+        m = mul_frac(m, beta, DECAY_BITS) + inp - fired_before * threshold
+    else:
+        m = mul_frac(m * (1 - fired_before), beta, DECAY_BITS) + inp
+    m = saturate(m, state_bits)
+    return m, (m > threshold).astype(np.int64)
+
+
+def snu_step(s: np.ndarray, y: np.ndarray, inp: np.ndarray, decay: np.ndarray,
+             out_bias: np.ndarray, state_bits: int, soft: bool, out_bits: int,
+             sigmoid: Table | None) -> tuple[np.ndarray, np.ndarray]:
+    """SNU / SoftSNU (`neurodeploy.nn.SNU`): gated decay, ReLU floor, step or sigmoid table.
+
+    `inp` includes the recurrent term R y_{t-1}. For SoftSNU, y is an `out_bits` fraction and the
+    gate (1 - y) is applied as (2^out_bits - y) / 2^out_bits, rounded half up.
+    """
+    decayed = mul_frac(s, decay, DECAY_BITS)
+    if soft:
+        gated = shift_round(decayed * ((1 << out_bits) - y), out_bits)
+    else:
+        gated = decayed * (1 - y)
+    s = saturate(np.maximum(inp + gated, 0), state_bits)
+    if soft:
+        y = np.clip(sigmoid(s + out_bias), 0, (1 << out_bits) - 1)
+    else:
+        y = (s + out_bias > 0).astype(np.int64)
+    return s, y
+
+
+def src_step(i: np.ndarray, h: np.ndarray, hs: np.ndarray, inp: np.ndarray, cell_bias: np.ndarray,
+             consts: dict, bound: Table, tanh: Table, state_bits: int, out_bits: int
+             ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """SRC (`neurodeploy.nn.SRC`) with h, hs, x and the tanh argument in Q.F (F = consts['frac']).
+
+    i (state units) decays by alpha; x = bound(i) (table of rho*tanh(i/rho)); zs reads h[t-1];
+    h = z*h + (1-z)*tanh(x + r*h + rs*hs + b); hs lags h; the output is relu(h) in out_bits.
+    Returns (i, h, hs, out).
+    """
+    frac = consts["frac"]
+    one = 1 << frac
+    i = saturate(mul_frac(i, consts["alpha"], DECAY_BITS) + inp, state_bits)
+    x = bound(i)
+    zs = np.where(h > (one >> 1), consts["zs_dep"], consts["zs_hyp"])
+    argument = x + shift_round(consts["r"] * h + consts["rs"] * hs, frac) + cell_bias
+    t = tanh(argument)
+    z = consts["z"]
+    h_new = t if z == 0 else shift_round(z * h + (one - z) * t, frac)
+    hs = shift_round(zs * hs + (one - zs) * h, frac)
+    out = np.minimum(shift_round(np.maximum(h_new, 0), frac - out_bits), (1 << out_bits) - 1)
+    return i, h_new, hs, out
+
+
+def li_step(v: np.ndarray, inp: np.ndarray, alpha: np.ndarray, state_bits: int) -> np.ndarray:
+    """LI readout (`neurodeploy.nn.LI`): v = alpha v + inp, saturated. The output is v."""
+    return saturate(mul_frac(v, alpha, DECAY_BITS) + inp, state_bits)
