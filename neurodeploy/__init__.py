@@ -4,6 +4,9 @@
     net = nd.load("model.pt")          # or .nir, or an nn.Module
     nd.save_nir(net, "model.nir")
     res = nd.simulate(net, x)          # float reference; res.output is (T, B, N_out)
+    prog = nd.convert(net, target="sim", data=x, weight_bits=8)
+    prog.save("out/"); prog = nd.Program.load("out/")
+    res = nd.simulate(prog, x)         # bit-accurate integer engine (the golden model)
 
 The public names load lazily, so `neurodeploy --help` does not import torch or numpy.
 """
@@ -19,6 +22,8 @@ _LAZY = {
     "save_nir": "neurodeploy.io.load",
     "simulate": "neurodeploy.simulation",
     "Network": "neurodeploy.ir",
+    "convert": "neurodeploy.pipeline",
+    "Program": "neurodeploy.quant.program",
 }
 __all__ = ["NeurodeployError", "__version__", *_LAZY]
 

@@ -37,6 +37,12 @@ def friendly_errors(command: Callable) -> Callable:
     return wrapper
 
 
+def raise_usage(message: str) -> None:
+    from neurodeploy.errors import NeurodeployError
+
+    raise NeurodeployError(message)
+
+
 def _load_model(path: Path, dialect: str | None, data_shape: tuple[int, ...] | None = None):
     from neurodeploy.io.load import load
 
@@ -75,16 +81,19 @@ def targets(as_json: bool) -> None:
 @friendly_errors
 def simulate(model: Path, input_path: Path, output: Path | None, dialect: str | None,
              timesteps: int | None, encoding: str) -> None:
-    """Simulate MODEL (.pt, .nir) on an input file and report accuracy and spikes."""
-    import numpy as np
+    """Simulate MODEL (.pt, .nir, or an OUT/ directory of `convert`) on an input file.
 
+    A model runs on the float reference; a converted program on the bit-accurate integer engine.
+    """
     from neurodeploy.fsutil import atomic_file
+    from neurodeploy.io.npz import write_npz
     from neurodeploy.io.data import load_data
+    from neurodeploy.quant.program import Program
     from neurodeploy.simulation import simulate as run
 
-    network = _load_model(model, dialect)
-    data = load_data(input_path, network.input_shape, timesteps, encoding)
-    result = run(network, data.x)
+    subject = Program.load(model) if model.is_dir() else _load_model(model, dialect)
+    data = load_data(input_path, subject.input_shape, timesteps, encoding)
+    result = run(subject, data.x)
     steps, batch = result.output.shape[:2]
     click.echo(f"simulated {batch} samples x {steps} steps; spikes per sample "
                f"{result.total_spikes / batch:.1f}")
@@ -92,8 +101,7 @@ def simulate(model: Path, input_path: Path, output: Path | None, dialect: str | 
         click.echo(f"accuracy {result.accuracy(data.y):.4f}")
     if output is not None:
         with atomic_file(output) as staging:
-            with open(staging, "wb") as handle:
-                np.savez(handle, **result.to_npz_dict())
+            write_npz(staging, result.to_npz_dict())
         click.echo(f"wrote {output}")
 
 
@@ -110,17 +118,62 @@ def simulate(model: Path, input_path: Path, output: Path | None, dialect: str | 
 @friendly_errors
 def convert(model: Path, target: str, output: Path | None, data: Path | None,
             timesteps: int | None, weight_bits: int, dialect: str | None, as_json: bool) -> None:
-    """Convert MODEL for a target; writes OUT/ with model.nir, artifacts and reports."""
-    from neurodeploy.deploy import deploy
+    """Convert MODEL for a target; writes OUT/ with model.nir, the program, reports."""
+    from neurodeploy.io.data import load_data
+    from neurodeploy.pipeline import deploy
 
     out = output or Path(f"{model.stem}-{target}")
     network = _load_model(model, dialect)
-    report = deploy(network, target, out, data_path=data, timesteps=timesteps,
-                    weight_bits=weight_bits)
+    if data is None:
+        raise_usage("convert needs --data D.npz to calibrate the quantization")
+    dataset = load_data(data, network.input_shape, timesteps)
+    report = deploy(network, target, out, dataset.x, dataset.y, weight_bits)
     if as_json:
-        click.echo(json.dumps(report, indent=2))
-    else:
-        click.echo(f"wrote {out}/ ({', '.join(sorted(p.name for p in out.iterdir()))})")
+        click.echo(json.dumps(report, indent=1, sort_keys=True))
+        return
+    click.echo(f"wrote {out}/ ({', '.join(sorted(p.name for p in out.iterdir()))})")
+    if "accuracy" in report:
+        accuracy = report["accuracy"]
+        click.echo(f"accuracy: float {100 * accuracy['float']:.2f} %, quantized "
+                   f"{100 * accuracy['quantized']:.2f} % ({accuracy['delta_pp']:+.2f} pp)")
+    click.echo(f"per sample: {report['spikes']['total']:.0f} spikes, "
+               f"{report['synops']['total']:.0f} synops, {report['energy']['total_pj'] / 1e6:.3f} uJ, "
+               f"{report['cycles']['total']:.0f} cycles, {report['mapping']['cores_used']} cores")
+
+
+@main.command()
+@click.argument("model", type=click.Path(path_type=Path))
+@click.option("--data", required=True, type=click.Path(path_type=Path),
+              help="Calibration/evaluation .npz (with labels y for accuracy).")
+@click.option("--target", type=click.Choice(TARGET_NAMES), default="sim", show_default=True)
+@click.option("--bits", default="2,4,8,16", show_default=True, help="Weight widths to sweep.")
+@click.option("-o", "--output", type=click.Path(path_type=Path),
+              help="Output directory (default: <model stem>-<target>-report/).")
+@click.option("--timesteps", type=int, default=None, help="Steps to encode static data into.")
+@click.option("--dialect", default=None, help="Producer of a foreign .nir file.")
+@friendly_errors
+def report(model: Path, data: Path, target: str, bits: str, output: Path | None,
+           timesteps: int | None, dialect: str | None) -> None:
+    """Sweep weight bit widths: accuracy, per-layer SQNR, spikes, energy; table + PNG plot."""
+    from neurodeploy.fsutil import atomic_directory
+    from neurodeploy.io.data import load_data
+    from neurodeploy.report.sweep import bit_sweep, plot_sweep, sweep_markdown
+
+    try:
+        widths = [int(b) for b in bits.split(",") if b.strip()]
+    except ValueError:
+        raise_usage(f"--bits must be comma-separated integers, got {bits!r}")
+    out = output or Path(f"{model.stem}-{target}-report")
+    network = _load_model(model, dialect)
+    dataset = load_data(data, network.input_shape, timesteps)
+    with click.progressbar(length=len(widths), label="quantizing", file=sys.stderr) as bar:
+        sweep = bit_sweep(network, dataset.x, dataset.y, target, widths, lambda: bar.update(1))
+    with atomic_directory(out) as staging:
+        (staging / "sweep.json").write_text(json.dumps(sweep, indent=1, sort_keys=True) + "\n")
+        (staging / "sweep.md").write_text(sweep_markdown(sweep))
+        plot_sweep(sweep, staging / "accuracy_vs_bits.png")
+    click.echo(sweep_markdown(sweep))
+    click.echo(f"wrote {out}/")
 
 
 if __name__ == "__main__":

@@ -17,11 +17,25 @@ def check_input(x: np.ndarray, input_shape: tuple[int, ...]) -> np.ndarray:
     return x.astype(np.float32, copy=False)
 
 
-def simulate(model: object, x: np.ndarray, record_states: bool = False) -> SimulationResult:
+def simulate(model: object, x: np.ndarray, record_states: bool = False,
+             event_driven: bool = False) -> SimulationResult:
     """Simulate `model` on time-major input `x` `(T, B, *features)`.
 
-    A Network (or anything `neurodeploy.load` accepts) runs on the float reference engine.
+    A Program (or a directory written by `convert`) runs on the bit-accurate integer engine;
+    a Network (or anything `neurodeploy.load` accepts) runs on the float reference engine.
+    `event_driven` makes the integer engine accumulate only non-zero inputs (same results).
     """
+    from pathlib import Path
+
+    from neurodeploy.quant.program import Program
+
+    if isinstance(model, str | Path) and Path(model).is_dir():
+        model = Program.load(model)
+    if isinstance(model, Program):
+        from neurodeploy.sim.int_engine import simulate_program
+
+        return simulate_program(model, check_input(x, model.input_shape), record_states,
+                                event_driven=event_driven)
     from neurodeploy.io.load import load
     from neurodeploy.sim.float_engine import simulate_network
 

@@ -59,7 +59,7 @@ def test_malicious_pickle_is_refused_and_never_runs(tmp_path):
     evil = tmp_path / "evil.pt"
     torch.save(CreatesFileWhenUnpickled(str(marker)), evil)
     out = tmp_path / "out"
-    result = run("convert", evil, "-o", out)
+    result = run("convert", evil, "--data", DATA, "-o", out)
     assert_one_line_error(result, "posix.system", "not an allowed layer")
     assert not marker.exists()
     assert not out.exists()
@@ -68,7 +68,8 @@ def test_malicious_pickle_is_refused_and_never_runs(tmp_path):
 def test_state_dict_is_refused_with_a_fix(tmp_path):
     path = tmp_path / "weights.pt"
     torch.save(torch.load(model_path("lif"), weights_only=False).state_dict(), path)
-    assert_one_line_error(run("convert", path, "-o", tmp_path / "o"), "state_dict", "torch.save(model)")
+    assert_one_line_error(run("convert", path, "--data", DATA, "-o", tmp_path / "o"), "state_dict",
+                          "torch.save(model)")
 
 
 def test_truncated_nir_is_refused(tmp_path):
@@ -77,7 +78,7 @@ def test_truncated_nir_is_refused(tmp_path):
     truncated = tmp_path / "truncated.nir"
     truncated.write_bytes(good.read_bytes()[: good.stat().st_size // 2])
     out = tmp_path / "out"
-    assert_one_line_error(run("convert", truncated, "-o", out), "truncated")
+    assert_one_line_error(run("convert", truncated, "--data", DATA, "-o", out), "truncated")
     assert not out.exists()
 
 
@@ -88,7 +89,7 @@ def test_nir_with_unknown_node_is_refused(tmp_path):
         del f["node/nodes/1/type"]
         f["node/nodes/1/type"] = np.bytes_("Mystery")
     out = tmp_path / "out"
-    assert_one_line_error(run("convert", path, "-o", out), "'1'", "Mystery")
+    assert_one_line_error(run("convert", path, "--data", DATA, "-o", out), "'1'", "Mystery")
     assert not out.exists()
 
 
@@ -99,6 +100,12 @@ def test_wrong_shape_input_is_refused(tmp_path):
     assert_one_line_error(run("simulate", model_path("iaf"), "--input", bad, "-o", out), "(20, 5, 63)")
     assert not out.exists()
     assert list(tmp_path.iterdir()) == [bad]
+
+
+def test_convert_without_data_says_what_to_add(tmp_path):
+    out = tmp_path / "out"
+    assert_one_line_error(run("convert", model_path("lif"), "-o", out), "--data")
+    assert not out.exists()
 
 
 def test_missing_model_is_one_line(tmp_path):
@@ -129,7 +136,7 @@ def test_simulate_encodes_static_input(tmp_path):
 @pytest.mark.parametrize("kind", ["snu", "src"])
 def test_convert_writes_a_faithful_nir(kind, tmp_path, digits_test):
     out = tmp_path / "out"
-    result = run("convert", model_path(kind), "-o", out)
+    result = run("convert", model_path(kind), "--data", DATA, "-o", out)
     assert result.exit_code == 0, result.output
     x = digits_test[0][:, :50]
     original = nd.simulate(nd.load(model_path(kind)), x).output

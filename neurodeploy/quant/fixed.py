@@ -28,7 +28,7 @@ def mul_frac(x: np.ndarray, multiplier: np.ndarray | int, frac_bits: int) -> np.
 def saturate(x: np.ndarray, bits: int) -> np.ndarray:
     """Clip to the signed range of `bits`: [-2^(bits-1), 2^(bits-1) - 1]."""
     limit = 1 << (bits - 1)
-    return np.clip(x, -limit, limit - 1)
+    return np.minimum(np.maximum(x, -limit), limit - 1)
 
 
 def saturate_unsigned(x: np.ndarray, bits: int) -> np.ndarray:

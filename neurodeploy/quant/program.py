@@ -89,10 +89,14 @@ class Program:
         return self.layers[-1].graded
 
     def quantize_input(self, x: np.ndarray) -> np.ndarray:
-        """Real input -> integers of `input_unit` (rounded half up, saturated to input_bits)."""
-        q = np.floor(np.asarray(x, dtype=np.float64) / self.input_unit + 0.5).astype(np.int64)
-        limit = 1 << (self.input_bits - 1)
-        return np.clip(q, -limit, limit - 1)
+        """Real input -> integers of `input_unit` (rounded half up, saturated to input_bits).
+
+        The result is integer-valued float32 (exact: input_bits <= 24), ready for BLAS.
+        """
+        x = np.asarray(x, dtype=np.float32)
+        scaled = x if self.input_unit == 1.0 else x / np.float32(self.input_unit)
+        limit = float(1 << (self.input_bits - 1))
+        return np.clip(np.floor(scaled + np.float32(0.5)), -limit, limit - 1)
 
     # ------------------------------------------------------------------ persistence
 

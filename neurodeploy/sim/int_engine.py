@@ -9,32 +9,65 @@ from __future__ import annotations
 
 import numpy as np
 
+from neurodeploy.cost.synops import SynapseCount, count_weighted_op
 from neurodeploy.quant.fixed import shift_round
-from neurodeploy.quant.program import IntLayer, Program
+from neurodeploy.quant.program import IntLayer, IntOp, Program
 from neurodeploy.sim import kernels
 from neurodeploy.sim.result import SimulationResult
-from neurodeploy.sim.synapses import affine, run_op
+from neurodeploy.sim.synapses import affine, exact_float, output_bound, run_op
 
 
-def _layer_input(layer: IntLayer, x: np.ndarray, event_driven: bool) -> np.ndarray:
-    acc = x
+def _layer_input(layer: IntLayer, x: np.ndarray, x_bound: float, event_driven: bool,
+                 counts: list[SynapseCount]) -> np.ndarray:
+    """The layer's input in state units, (acc << input_shift) + bias, as int32 or int64."""
+    acc, bound = x, x_bound
     for op in layer.ops:
-        acc = run_op(op, acc, event_driven)
+        if op.weight is not None:
+            counts.append(count_weighted_op(op, acc, bound))
+        acc = run_op(op, acc, bound, event_driven)
+        bound = output_bound(op, bound)
     if tuple(acc.shape[2:]) != tuple(layer.shape):
         acc = acc.reshape(*acc.shape[:2], *layer.shape)
-    return (acc << layer.input_shift) + layer.bias
+    total = bound * (1 << layer.input_shift) + float(np.abs(layer.bias).max(initial=0))
+    # float32 accumulators are proven < 2^24, so int32 holds them; numpy converts float -> int32
+    # far faster than float -> int64.
+    inp = acc.astype(np.int32) if acc.dtype in (np.float32, np.int32) else acc.astype(np.int64)
+    if total >= (1 << 31):
+        inp = inp.astype(np.int64)
+    if layer.input_shift:
+        inp <<= layer.input_shift
+    inp += layer.bias.astype(inp.dtype)
+    return inp
+
+
+def value_bound(layer: IntLayer) -> float:
+    """Largest |output| the layer's format allows (spike count, graded value or LI state)."""
+    if layer.kind == "LI":
+        return float(1 << (layer.state_bits - 1))
+    if layer.graded:
+        return float((1 << layer.out_bits) - 1)
+    if layer.kind == "IAF" and layer.consts["spike"] == "multi":
+        return float(((1 << (layer.state_bits - 1)) - 1) // int(layer.arrays["threshold"].min()))
+    return 1.0
+
+
+def _recurrent_as_op(weight: np.ndarray) -> IntOp:
+    """The recurrent weight seen as an affine op, for counting."""
+    return IntOp("affine", weight)
 
 
 def _recurrent_term(layer: IntLayer, y: np.ndarray) -> np.ndarray:
-    return shift_round(affine(layer.recurrent, y), -layer.recurrent_shift)
+    acc = affine(layer.recurrent, y, value_bound(layer)).astype(np.int64)
+    return shift_round(acc, -layer.recurrent_shift)
 
 
 def run_layer(layer: IntLayer, inp: np.ndarray, record: bool = False
               ) -> tuple[np.ndarray, dict[str, np.ndarray]]:
     """Step one neuron layer through time. `inp` is `(T, B, *shape)` in state units."""
     steps = inp.shape[0]
-    zeros = np.zeros(inp.shape[1:], np.int64)
-    outputs = np.zeros_like(inp)
+    zeros = np.zeros(inp.shape[1:], inp.dtype)
+    largest = value_bound(layer)
+    outputs = np.zeros(inp.shape, np.int8 if largest <= 127 else exact_float(largest) or np.float64)
     names = {"IAF": ("v",), "LIF": ("m",), "SNU": ("s",), "SoftSNU": ("s",), "SRC": ("i", "h", "hs"),
              "LI": ("v",)}[layer.kind]
     records = {name: np.zeros_like(inp) for name in names} if record else {}
@@ -72,10 +105,17 @@ def simulate_program(program: Program, x: np.ndarray, record_states: bool = Fals
                      record_layers: bool = False, event_driven: bool = False) -> SimulationResult:
     """Run `program` on real-valued time-major input `x` `(T, B, *input_shape)`."""
     current = program.quantize_input(x)
-    events, spikes, states, layer_outputs = {}, {}, {}, {}
+    bound = float(1 << (program.input_bits - 1))
+    events, spikes, states, layer_outputs, synapses = {}, {}, {}, {}, {}
     for layer in program.layers:
-        inp = _layer_input(layer, current, event_driven)
+        counts: list[SynapseCount] = []
+        inp = _layer_input(layer, current, bound, event_driven, counts)
+        bound = value_bound(layer)
         current, recorded = run_layer(layer, inp, record_states)
+        if layer.recurrent is not None:
+            previous = np.concatenate([np.zeros_like(current[:1]), current[:-1]])
+            counts.append(count_weighted_op(_recurrent_as_op(layer.recurrent), previous, bound))
+        synapses[layer.name] = counts
         flat = current.reshape(*current.shape[:2], -1)
         events[layer.name] = (flat != 0).sum(axis=2)
         values = flat * layer.out_unit if layer.graded else flat
@@ -88,4 +128,5 @@ def simulate_program(program: Program, x: np.ndarray, record_states: bool = Fals
     last = program.layers[-1]
     flat = current.reshape(*current.shape[:2], -1)
     output = (flat * last.out_unit) if last.graded else flat
-    return SimulationResult(output.astype(np.float32), events, spikes, states, layer_outputs)
+    return SimulationResult(output.astype(np.float32), events, spikes, states, layer_outputs,
+                            synapses)

@@ -21,15 +21,24 @@ DECAY_BITS = 12  # Q0.12 decay factors and gates
 
 def iaf_step(v: np.ndarray, inp: np.ndarray, threshold: np.ndarray, spike: str, reset: str,
              min_v: np.ndarray | None, state_bits: int) -> tuple[np.ndarray, np.ndarray]:
-    """IAF (`neurodeploy.nn.IAF`): v += inp; n spikes; reset; floor. Returns (v, n)."""
+    """IAF (`neurodeploy.nn.IAF`): v += inp; n spikes; reset; floor. Returns (v, n).
+
+    multi: n = v // threshold where v > 0 (equivalently where v >= threshold, as threshold >= 1);
+    single: n = [v >= threshold]. Works in the dtype of `v` (int32 suffices: no products).
+    """
     v = saturate(v + inp, state_bits)
+    fired = v >= threshold
+    n = fired.astype(v.dtype)
     if spike == "multi":
-        n = np.where(v > 0, v // threshold, 0)
+        several = v >= 2 * threshold
+        if several.any():
+            n[several] = v[several] // np.broadcast_to(threshold, v.shape)[several]
+    if reset == "subtract":
+        v -= n * threshold
     else:
-        n = (v >= threshold).astype(np.int64)
-    v = v - n * threshold if reset == "subtract" else np.where(n > 0, 0, v)
+        v[fired] = 0
     if min_v is not None:
-        v = np.maximum(v, min_v)
+        np.maximum(v, min_v, out=v)
     return v, n
 
 

@@ -18,6 +18,8 @@ class SimulationResult:
         spikes: per neuron layer, `(T, B)` sums of its outputs (spike counts; graded values summed).
         states: per neuron layer and state name, `(T, B, *shape)` when recorded, else empty.
         layer_outputs: per layer, `(T, B, *shape)` when recorded, else empty.
+        synapses: per neuron layer, the `SynapseCount` of each weighted op feeding it (integer
+            engine only), totals over steps and samples.
     """
 
     output: np.ndarray
@@ -25,6 +27,7 @@ class SimulationResult:
     spikes: dict[str, np.ndarray]
     states: dict[str, dict[str, np.ndarray]] = field(default_factory=dict)
     layer_outputs: dict[str, np.ndarray] = field(default_factory=dict)
+    synapses: dict[str, list] = field(default_factory=dict)
 
     @property
     def total_spikes(self) -> float:
