@@ -86,8 +86,8 @@ def simulate(model: Path, input_path: Path, output: Path | None, dialect: str | 
     A model runs on the float reference; a converted program on the bit-accurate integer engine.
     """
     from neurodeploy.fsutil import atomic_file
-    from neurodeploy.io.npz import write_npz
     from neurodeploy.io.data import load_data
+    from neurodeploy.io.npz import write_npz
     from neurodeploy.quant.program import Program
     from neurodeploy.simulation import simulate as run
 

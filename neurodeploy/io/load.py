@@ -39,7 +39,7 @@ def load(
     from torch import nn
 
     if isinstance(source, nn.Module):
-        from neurodeploy.convert.from_torch import network_from_torch
+        from neurodeploy.frontend.from_torch import network_from_torch
 
         return network_from_torch(source, input_shape)
     raise UnsupportedModelError(

@@ -21,8 +21,11 @@ def shift_round(x: np.ndarray, shift: int) -> np.ndarray:
 
 
 def mul_frac(x: np.ndarray, multiplier: np.ndarray | int, frac_bits: int) -> np.ndarray:
-    """x * multiplier / 2^frac_bits, rounded half up: a fixed-point multiply by a Q.frac factor."""
-    return shift_round(x * multiplier, frac_bits)
+    """x * multiplier / 2^frac_bits, rounded half up: a fixed-point multiply by a Q.frac factor.
+
+    The product is formed in int64, whatever the dtype of x (int32 states would overflow).
+    """
+    return shift_round(np.asarray(x, dtype=np.int64) * multiplier, frac_bits)
 
 
 def saturate(x: np.ndarray, bits: int) -> np.ndarray:

@@ -44,7 +44,8 @@ class IntLayer:
     """One neuron layer in integer form, with the synaptic ops that feed it.
 
     State integers are in `unit` (real value per integer, per neuron); the input accumulator is
-    shifted left by `input_shift` into state units; `bias` (state units) is added every step.
+    shifted by `input_shift` into state units (left, or right rounded half up when negative);
+    `bias` (state units) is added every step.
     Outputs are integers of real value `out_unit` (1 for spike counts).
     """
 

@@ -6,7 +6,8 @@ Scheme (per neuron layer and the synaptic ops feeding it):
   their 1/k^2 is folded into the layer's weights. A recurrent weight R shares its row's scale.
 - accumulator unit A = s_w * s_in (s_in: 1 for spikes, 2^-k for k-bit graded values);
   state unit U = A / 2^e, with the largest e that keeps the calibrated state range (times a
-  headroom) inside `state_bits`. Accumulators enter the state as acc << e.
+  headroom) inside `state_bits`. Accumulators enter the state as acc << e (e >= 0) or rounded
+  half up as acc >> -e (e < 0, when the accumulator is wider than the state).
 - thresholds, biases and floors are rounded to state units; decays and gates to Q0.12;
   nonlinearities (sigmoid, tanh, rho*tanh(x/rho)) become piecewise-linear integer tables.
 Rounding is half up everywhere (`neurodeploy.quant.fixed`); states saturate.
@@ -135,7 +136,7 @@ class _StageQuantizer:
             scale = None
             accumulator_unit = np.full(self.shape, self.in_unit / divisor)
         shift = self._input_shift(accumulator_unit)
-        unit = accumulator_unit / (1 << shift)
+        unit = accumulator_unit / 2.0 ** shift
         qmax = (1 << (self.spec.weight_bits - 1)) - 1
         int_ops = []
         for layer in self.ops:
@@ -177,7 +178,10 @@ class _StageQuantizer:
         return 1
 
     def _input_shift(self, accumulator_unit: np.ndarray) -> int:
-        """Largest e <= max_input_shift keeping headroom * range / (A / 2^e) inside state_bits."""
+        """Largest e <= max_input_shift keeping headroom * range / (A / 2^e) inside state_bits.
+
+        e < 0 when the accumulator is wider than the state: it then enters rounded (>> -e).
+        """
         node = self.neuron.node
         reach = np.broadcast_to(self.state_max, self.shape).astype(np.float64)
         for name in ("threshold", "bias"):
@@ -187,7 +191,7 @@ class _StageQuantizer:
         limit = (1 << (self.spec.state_bits - 1)) - 1
         if largest <= 0:
             return self.spec.max_input_shift
-        return int(min(self.spec.max_input_shift, max(0, math.floor(math.log2(limit / largest)))))
+        return int(min(self.spec.max_input_shift, math.floor(math.log2(limit / largest))))
 
     def _int_op(self, layer: ir.Layer, scale: np.ndarray | None, divisor: int, qmax: int) -> IntOp:
         node = layer.node

@@ -10,7 +10,7 @@ import numpy as np
 import torch
 
 from neurodeploy import ir
-from neurodeploy.convert.to_torch import module_from_node
+from neurodeploy.frontend.to_torch import module_from_node
 from neurodeploy.nn.base import NeuronLayer
 from neurodeploy.nn.sequential import apply_per_step
 from neurodeploy.sim.result import SimulationResult

@@ -28,14 +28,16 @@ def _layer_input(layer: IntLayer, x: np.ndarray, x_bound: float, event_driven: b
         bound = output_bound(op, bound)
     if tuple(acc.shape[2:]) != tuple(layer.shape):
         acc = acc.reshape(*acc.shape[:2], *layer.shape)
-    total = bound * (1 << layer.input_shift) + float(np.abs(layer.bias).max(initial=0))
+    total = bound * 2.0 ** layer.input_shift + float(np.abs(layer.bias).max(initial=0))
     # float32 accumulators are proven < 2^24, so int32 holds them; numpy converts float -> int32
     # far faster than float -> int64.
     inp = acc.astype(np.int32) if acc.dtype in (np.float32, np.int32) else acc.astype(np.int64)
     if total >= (1 << 31):
         inp = inp.astype(np.int64)
-    if layer.input_shift:
+    if layer.input_shift > 0:
         inp <<= layer.input_shift
+    elif layer.input_shift < 0:
+        inp = shift_round(inp.astype(np.int64), -layer.input_shift)
     inp += layer.bias.astype(inp.dtype)
     return inp
 

@@ -1,1 +1,0 @@
-"""Conversions between torch modules and the Network IR."""

@@ -1,0 +1,1 @@
+"""Frontends: torch modules <-> the Network IR (and, later, ANN-to-SNN conversion)."""
