@@ -39,23 +39,13 @@ def build_weights() -> list[torch.Tensor]:
             for n_in, n_out in zip(SIZES[:-1], SIZES[1:], strict=True)]
 
 
-def neurodeploy_model(weights: list[torch.Tensor]) -> torch.nn.Sequential:
+def iaf_model(weights: list[torch.Tensor], neuron: type[torch.nn.Module]) -> torch.nn.Sequential:
+    """Linear (no bias) + `neuron()` per weight matrix."""
     layers: list[torch.nn.Module] = []
     for weight in weights:
         linear = torch.nn.Linear(weight.shape[1], weight.shape[0], bias=False)
         linear.weight.data.copy_(weight)
-        layers += [linear, ndnn.IAF()]
-    return torch.nn.Sequential(*layers)
-
-
-def sinabs_model(weights: list[torch.Tensor]) -> torch.nn.Sequential:
-    import sinabs.layers as sl  # never sinabs.backend.dynapcnn (it imports samna)
-
-    layers: list[torch.nn.Module] = []
-    for weight in weights:
-        linear = torch.nn.Linear(weight.shape[1], weight.shape[0], bias=False)
-        linear.weight.data.copy_(weight)
-        layers += [linear, sl.IAF()]
+        layers += [linear, neuron()]
     return torch.nn.Sequential(*layers)
 
 
@@ -66,8 +56,10 @@ def main(repeats: int) -> None:
     x = (rng.random((STEPS, BATCH, SIZES[0])) < 0.1).astype(np.float32)
     sparse = (rng.random((STEPS, BATCH, SIZES[0])) < 0.02).astype(np.float32)
 
-    program = nd.convert(neurodeploy_model(weights), target="sim", data=x, weight_bits=8)
-    reference = sinabs_model(weights)
+    import sinabs.layers as sl  # never sinabs.backend.dynapcnn (it imports samna)
+
+    program = nd.convert(iaf_model(weights, ndnn.IAF), target="sim", data=x, weight_bits=8)
+    reference = iaf_model(weights, sl.IAF)
     batch_major = torch.from_numpy(x).transpose(0, 1).contiguous()  # sinabs wants (B, T, F)
 
     def run_sinabs() -> None:

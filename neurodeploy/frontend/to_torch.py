@@ -14,25 +14,25 @@ def _tensor(array: np.ndarray) -> torch.Tensor:
     return torch.from_numpy(np.asarray(array, dtype=np.float32).copy())
 
 
+def _with_parameters(layer: nn.Module, node: ir.Affine | ir.Conv2d) -> nn.Module:
+    with torch.no_grad():
+        layer.weight.copy_(_tensor(node.weight))
+        if node.bias is not None:
+            layer.bias.copy_(_tensor(node.bias))
+    return layer
+
+
 def module_from_node(node: ir.nodes.Node) -> nn.Module:
     """The torch module of one IR node, with parameters copied exactly."""
     if isinstance(node, ir.Affine):
         out_features, in_features = node.weight.shape
-        layer = nn.Linear(in_features, out_features, bias=node.bias is not None)
-        with torch.no_grad():
-            layer.weight.copy_(_tensor(node.weight))
-            if node.bias is not None:
-                layer.bias.copy_(_tensor(node.bias))
-        return layer
+        return _with_parameters(nn.Linear(in_features, out_features, bias=node.bias is not None),
+                                node)
     if isinstance(node, ir.Conv2d):
         out_c, in_per_group, kh, kw = node.weight.shape
-        layer = nn.Conv2d(in_per_group * node.groups, out_c, (kh, kw), node.stride, node.padding,
-                          node.dilation, node.groups, bias=node.bias is not None)
-        with torch.no_grad():
-            layer.weight.copy_(_tensor(node.weight))
-            if node.bias is not None:
-                layer.bias.copy_(_tensor(node.bias))
-        return layer
+        return _with_parameters(nn.Conv2d(in_per_group * node.groups, out_c, (kh, kw), node.stride,
+                                          node.padding, node.dilation, node.groups,
+                                          bias=node.bias is not None), node)
     if isinstance(node, ir.AvgPool2d):
         return nn.AvgPool2d(node.kernel_size, node.stride, node.padding)
     if isinstance(node, ir.Flatten):
