@@ -43,16 +43,39 @@ def raise_usage(message: str) -> None:
     raise NeurodeployError(message)
 
 
-def _load_model(path: Path, dialect: str | None, data_shape: tuple[int, ...] | None = None):
+def model_options(command: Callable) -> Callable:
+    """--dialect and its overrides, shared by every command that reads a model."""
+    options = [
+        click.option("--dialect", type=click.Choice(["nir", "snntorch", "sinabs"]), default=None,
+                     help="Producer of a foreign .nir file (default: the NIR spec, literally)."),
+        click.option("--reset", type=click.Choice(["subtract", "zero"]), default=None,
+                     help="Override the dialect's reset mechanism."),
+        click.option("--dt", type=float, default=None, help="Override the dialect's time step."),
+        click.option("--spike", type=click.Choice(["single", "multi"]), default=None,
+                     help="Override the dialect's spikes per step (IF nodes)."),
+    ]
+    for option in reversed(options):
+        command = option(command)
+    return command
+
+
+def _load_model(path: Path, how: dict):
     from neurodeploy.io.load import load
 
-    return load(path, input_shape=data_shape, dialect=dialect)
+    return load(path, dialect=how["dialect"], reset=how["reset"], dt=how["dt"], spike=how["spike"])
+
+
+def _show_warning(message, category, filename, lineno, file=None, line=None) -> None:
+    click.echo(f"warning: {message}", err=True)
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="neurodeploy")
 def main() -> None:
     """Deploy trained PyTorch spiking networks on neuromorphic hardware."""
+    import warnings
+
+    warnings.showwarning = _show_warning
 
 
 @main.command()
@@ -74,13 +97,13 @@ def targets(as_json: bool) -> None:
 @click.option("--input", "input_path", required=True, type=click.Path(path_type=Path),
               help="Input .npz with x (T, B, *features) or static (B, *features).")
 @click.option("-o", "--output", type=click.Path(path_type=Path), help="Write outputs to this .npz.")
-@click.option("--dialect", default=None, help="Producer of a foreign .nir file.")
+@model_options
 @click.option("--timesteps", type=int, default=None, help="Steps to encode static input into.")
 @click.option("--encoding", type=click.Choice(["rate", "latency", "direct"]), default="rate",
               show_default=True, help="Encoding of static input.")
 @friendly_errors
-def simulate(model: Path, input_path: Path, output: Path | None, dialect: str | None,
-             timesteps: int | None, encoding: str) -> None:
+def simulate(model: Path, input_path: Path, output: Path | None, timesteps: int | None,
+             encoding: str, **how) -> None:
     """Simulate MODEL (.pt, .nir, or an OUT/ directory of `convert`) on an input file.
 
     A model runs on the float reference; a converted program on the bit-accurate integer engine.
@@ -91,7 +114,7 @@ def simulate(model: Path, input_path: Path, output: Path | None, dialect: str | 
     from neurodeploy.quant.program import Program
     from neurodeploy.simulation import simulate as run
 
-    subject = Program.load(model) if model.is_dir() else _load_model(model, dialect)
+    subject = Program.load(model) if model.is_dir() else _load_model(model, how)
     data = load_data(input_path, subject.input_shape, timesteps, encoding)
     result = run(subject, data.x)
     steps, batch = result.output.shape[:2]
@@ -113,17 +136,17 @@ def simulate(model: Path, input_path: Path, output: Path | None, dialect: str | 
 @click.option("--data", type=click.Path(path_type=Path), help="Calibration/evaluation .npz.")
 @click.option("--timesteps", type=int, default=None, help="Steps to encode static data into.")
 @click.option("--weight-bits", type=int, default=8, show_default=True)
-@click.option("--dialect", default=None, help="Producer of a foreign .nir file.")
+@model_options
 @click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
 @friendly_errors
 def convert(model: Path, target: str, output: Path | None, data: Path | None,
-            timesteps: int | None, weight_bits: int, dialect: str | None, as_json: bool) -> None:
+            timesteps: int | None, weight_bits: int, as_json: bool, **how) -> None:
     """Convert MODEL for a target; writes OUT/ with model.nir, the program, reports."""
     from neurodeploy.io.data import load_data
     from neurodeploy.pipeline import deploy
 
     out = output or Path(f"{model.stem}-{target}")
-    network = _load_model(model, dialect)
+    network = _load_model(model, how)
     if data is None:
         raise_usage("convert needs --data D.npz to calibrate the quantization")
     dataset = load_data(data, network.input_shape, timesteps)
@@ -150,10 +173,10 @@ def convert(model: Path, target: str, output: Path | None, data: Path | None,
 @click.option("-o", "--output", type=click.Path(path_type=Path),
               help="Output directory (default: <model stem>-<target>-report/).")
 @click.option("--timesteps", type=int, default=None, help="Steps to encode static data into.")
-@click.option("--dialect", default=None, help="Producer of a foreign .nir file.")
+@model_options
 @friendly_errors
 def report(model: Path, data: Path, target: str, bits: str, output: Path | None,
-           timesteps: int | None, dialect: str | None) -> None:
+           timesteps: int | None, **how) -> None:
     """Sweep weight bit widths: accuracy, per-layer SQNR, spikes, energy; table + PNG plot."""
     from neurodeploy.fsutil import atomic_directory
     from neurodeploy.io.data import load_data
@@ -164,7 +187,7 @@ def report(model: Path, data: Path, target: str, bits: str, output: Path | None,
     except ValueError:
         raise_usage(f"--bits must be comma-separated integers, got {bits!r}")
     out = output or Path(f"{model.stem}-{target}-report")
-    network = _load_model(model, dialect)
+    network = _load_model(model, how)
     dataset = load_data(data, network.input_shape, timesteps)
     with click.progressbar(length=len(widths), label="quantizing", file=sys.stderr) as bar:
         sweep = bit_sweep(network, dataset.x, dataset.y, target, widths, lambda: bar.update(1))

@@ -52,14 +52,17 @@ def test_saturate(x, bits):
     assert int(saturate(np.array([x], np.int64), bits)[0]) == ref_sat(x, bits)
 
 
-@given(states, inputs, thresholds, st.sampled_from(["multi", "single"]),
+@given(states, inputs, thresholds, st.sampled_from(["multi", "single", "strict"]),
        st.sampled_from(["subtract", "zero"]), st.one_of(st.none(), st.integers(-(1 << 20), 0)))
 def test_iaf_step(v, inp, theta, spike, reset, floor):
-    got_v, got_n = kernels.iaf_step(arr(v), arr(inp), arr(theta), spike, reset,
-                                    None if floor is None else arr(floor), BITS)
+    got_v, got_n = kernels.iaf_step(arr(v), arr(inp), arr(theta), "single" if spike == "strict"
+                                    else spike, reset, None if floor is None else arr(floor), BITS,
+                                    strict=spike == "strict")
     v = ref_sat(v + inp)
     if spike == "multi":
         n = v // theta if v > 0 else 0
+    elif spike == "strict":
+        n = 1 if v > theta else 0
     else:
         n = 1 if v >= theta else 0
     v = v - n * theta if reset == "subtract" else (0 if n else v)
@@ -68,16 +71,19 @@ def test_iaf_step(v, inp, theta, spike, reset, floor):
     assert (int(got_v[0]), int(got_n[0])) == (v, n)
 
 
-@given(states, inputs, q12, thresholds, st.sampled_from(["subtract", "zero"]))
-def test_lif_step(m, inp, beta, theta, reset):
-    got_m, got_s = kernels.lif_step(arr(m), arr(inp), arr(beta), arr(theta), reset, BITS)
+@given(states, inputs, q12, thresholds, st.sampled_from(["subtract", "zero"]), st.booleans())
+def test_lif_step(m, inp, beta, theta, reset, delay):
+    got_m, got_s = kernels.lif_step(arr(m), arr(inp), arr(beta), arr(theta), reset, BITS, delay)
     r = 1 if m > theta else 0
     if reset == "subtract":
         m = ref_round_shift(m * beta, 12) + inp - r * theta
     else:
         m = ref_round_shift(m * (1 - r) * beta, 12) + inp
     m = ref_sat(m)
-    assert (int(got_m[0]), int(got_s[0])) == (m, 1 if m > theta else 0)
+    s = 1 if m > theta else 0
+    if not delay:
+        m = ref_sat(m - (s - r) * theta if reset == "subtract" else m - (s - r) * m)
+    assert (int(got_m[0]), int(got_s[0])) == (m, s)
 
 
 def _reference_table(table, q: int) -> int:

@@ -41,6 +41,13 @@ def test_iaf_matches_equation(spike, reset):
                 assert out[t, b, n] == count
 
 
+def test_iaf_strict_fires_only_above_threshold():
+    out = ndnn.IAF(spike="single", strict=True, reset="zero")(torch.tensor([[[1.0]], [[0.5]]]))
+    assert out.flatten().tolist() == [0.0, 1.0]
+    with pytest.raises(ValueError, match="single"):
+        ndnn.IAF(strict=True)
+
+
 def test_iaf_multi_spike_counts_like_sinabs():
     """An input of 2.5 gives 2 spikes and keeps 0.5 (the IAF = ReLU equivalence)."""
     out = ndnn.IAF()(torch.tensor([[[2.5]], [[0.0]], [[0.6]]]))
@@ -58,9 +65,10 @@ def test_iaf_equals_real_sinabs_iaf():
 
 
 @pytest.mark.parametrize("reset", ["subtract", "zero"])
-def test_lif_matches_equation(reset):
+@pytest.mark.parametrize("delay", [True, False])
+def test_lif_matches_equation(reset, delay):
     x = _inputs()
-    out, states = ndnn.LIF(beta=0.8, threshold=1.0, reset=reset).run(x)
+    out, states = ndnn.LIF(beta=0.8, threshold=1.0, reset=reset, reset_delay=delay).run(x)
     beta, theta = np.float32(0.8), np.float32(1.0)
     for b in range(x.shape[1]):
         for n in range(x.shape[2]):
@@ -69,8 +77,28 @@ def test_lif_matches_equation(reset):
                 r = np.float32(1.0 if m > theta else 0.0)
                 inp = np.float32(x[t, b, n].item())
                 m = beta * m + inp - r * theta if reset == "subtract" else beta * ((1 - r) * m) + inp
+                s = np.float32(1.0 if m > theta else 0.0)
+                if not delay:
+                    m = m - (s - r) * theta if reset == "subtract" else m - (s - r) * m
                 assert abs(states["m"][t, b, n].item() - m) < 1e-5
-                assert out[t, b, n].item() == (1.0 if m > theta else 0.0)
+                assert out[t, b, n].item() == s
+
+
+def test_lif_equals_real_snntorch_leaky():
+    snn = pytest.importorskip("snntorch")
+    x = _inputs(steps=30, batch=4, features=16, seed=4)
+    for reset in ("subtract", "zero"):
+        for delay in (True, False):
+            reference = snn.Leaky(beta=0.85, threshold=0.9, reset_mechanism=reset,
+                                  reset_delay=delay)
+            mem = reference.init_leaky()
+            expected = []
+            for step in x:
+                spike, mem = reference(step, mem)
+                expected.append(spike)
+            ours = ndnn.LIF(beta=0.85, threshold=0.9, reset=reset, reset_delay=delay)(x)
+            assert torch.equal(ours, torch.stack(expected)), (reset, delay)
+            assert ours.sum() > 0
 
 
 @pytest.mark.parametrize("soft", [False, True])

@@ -13,8 +13,10 @@ from neurodeploy.errors import UnsupportedModelError
 SKIPPED = (nn.Identity, nn.Dropout)
 
 
-def _array(tensor: torch.Tensor | None) -> np.ndarray | None:
-    return None if tensor is None else tensor.detach().cpu().to(torch.float32).numpy().copy()
+def _array(tensor: torch.Tensor | float | None) -> np.ndarray | None:
+    if tensor is None:
+        return None
+    return torch.as_tensor(tensor).detach().cpu().to(torch.float32).numpy().copy()
 
 
 def _pair(value: int | tuple[int, ...]) -> tuple[int, int]:
@@ -44,20 +46,24 @@ def node_from_module(module: nn.Module) -> ir.nodes.Node:
         return ir.Conv2d(_array(module.weight), _array(module.bias), _pair(module.stride),
                          _pair(module.padding), _pair(module.dilation), int(module.groups))
     if isinstance(module, nn.AvgPool2d):
-        if module.ceil_mode or not module.count_include_pad or module.divisor_override:
-            raise UnsupportedModelError(
-                "AvgPool2d needs ceil_mode=False, count_include_pad=True and no divisor_override")
+        if module.ceil_mode or not module.count_include_pad or module.divisor_override not in (
+                None, 1):
+            raise UnsupportedModelError("AvgPool2d needs ceil_mode=False, count_include_pad=True "
+                                        "and divisor_override None (average) or 1 (sum)")
         kernel = _pair(module.kernel_size)
         stride = _pair(module.stride if module.stride is not None else module.kernel_size)
-        return ir.AvgPool2d(kernel, stride, _pair(module.padding))
+        pool = ir.SumPool2d if module.divisor_override == 1 else ir.AvgPool2d
+        return pool(kernel, stride, _pair(module.padding))
     if isinstance(module, nn.Flatten):
         if module.start_dim != 1 or module.end_dim != -1:
             raise UnsupportedModelError("Flatten must flatten all features (start_dim=1, end_dim=-1)")
         return ir.Flatten()
     if isinstance(module, ndnn.IAF):
-        return ir.IAF(_array(module.threshold), module.spike, module.reset, module.min_v)
+        return ir.IAF(_array(module.threshold), module.spike, module.reset, _array(module.min_v),
+                      module.strict)
     if isinstance(module, ndnn.LIF):
-        return ir.LIF(_array(module.beta), _array(module.threshold), module.reset)
+        return ir.LIF(_array(module.beta), _array(module.threshold), module.reset,
+                      module.reset_delay)
     if isinstance(module, ndnn.SNU):
         recurrent = None if module.recurrent is None else _array(module.recurrent.weight)
         return ir.SNU(_array(module.decay), _array(module.bias), recurrent, module.soft)

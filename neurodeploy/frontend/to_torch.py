@@ -35,12 +35,15 @@ def module_from_node(node: ir.nodes.Node) -> nn.Module:
                                           bias=node.bias is not None), node)
     if isinstance(node, ir.AvgPool2d):
         return nn.AvgPool2d(node.kernel_size, node.stride, node.padding)
+    if isinstance(node, ir.SumPool2d):
+        return nn.AvgPool2d(node.kernel_size, node.stride, node.padding, divisor_override=1)
     if isinstance(node, ir.Flatten):
         return nn.Flatten()
     if isinstance(node, ir.IAF):
-        return ndnn.IAF(_tensor(node.threshold), node.spike, node.reset, node.min_v)
+        min_v = None if node.min_v is None else _tensor(node.min_v)
+        return ndnn.IAF(_tensor(node.threshold), node.spike, node.reset, min_v, node.strict)
     if isinstance(node, ir.LIF):
-        return ndnn.LIF(_tensor(node.beta), _tensor(node.threshold), node.reset)
+        return ndnn.LIF(_tensor(node.beta), _tensor(node.threshold), node.reset, node.reset_delay)
     if isinstance(node, ir.SNU):
         cls = ndnn.SoftSNU if node.soft else ndnn.SNU
         layer = cls(node.bias.shape, recurrent=node.recurrent is not None)

@@ -9,12 +9,15 @@ from neurodeploy.errors import InvalidFileError, UnsupportedModelError
 
 
 def load(
-    source: object, input_shape: tuple[int, ...] | None = None, dialect: str | None = None
+    source: object, input_shape: tuple[int, ...] | None = None, dialect: str | None = None,
+    reset: str | None = None, dt: float | None = None, spike: str | None = None,
 ) -> ir.Network:
     """Load a Network from an `nn.Module`, a `.pt` file (`torch.save(model)`) or a `.nir` file.
 
     `input_shape` (per step and sample) is needed only for convolutional torch models that do not
-    carry one. `dialect` names the producer of a foreign NIR file; only neurodeploy's own is read.
+    carry one. For NIR files of other tools, `dialect` ("snntorch", "sinabs", or None for the NIR
+    specification read literally) says how the producer meant its nodes; `reset`, `dt` and
+    `spike` override the dialect. neurodeploy's own files are always read exactly.
     """
     if isinstance(source, ir.Network):
         return source
@@ -29,10 +32,7 @@ def load(
         if suffix == ".nir":
             from neurodeploy.io.nir_format import read_network
 
-            if dialect not in (None, "neurodeploy"):
-                raise UnsupportedModelError(
-                    f"dialect {dialect!r} is not supported yet; neurodeploy reads its own NIR files")
-            return read_network(path)
+            return read_network(path, dialect, reset, dt, spike)
         from neurodeploy.io.model_file import load_torch_file
 
         source = load_torch_file(path)
@@ -46,8 +46,19 @@ def load(
         f"cannot load a {type(source).__name__}: give an nn.Module, a .pt or a .nir path")
 
 
-def save_nir(network: ir.Network | object, path: str | Path) -> None:
-    """Write a Network (or anything `load` accepts) as a NIR file that `load` restores exactly."""
-    from neurodeploy.io.nir_format import write_network
+def save_nir(network: ir.Network | object, path: str | Path, dialect: str | None = None) -> None:
+    """Write a Network (or anything `load` accepts) as a NIR file.
 
-    write_network(load(network), path)
+    Without a dialect, neurodeploy's own file, which `load` restores exactly. With
+    dialect="sinabs" or "snntorch", a file that tool's importer rebuilds into a network computing
+    the same outputs, or an error naming the layer the tool cannot express.
+    """
+    network = load(network)
+    if dialect in (None, "neurodeploy"):
+        from neurodeploy.io.nir_format import write_network
+
+        write_network(network, path)
+        return
+    from neurodeploy.io.nir_export import write_for_tool
+
+    write_for_tool(network, path, dialect)

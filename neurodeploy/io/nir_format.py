@@ -17,10 +17,11 @@ import numpy as np
 
 from neurodeploy import ir
 from neurodeploy.errors import InvalidFileError, UnsupportedModelError
+from neurodeploy.io.dialects import Dialect, announce, detect_producer, resolve_dialect
 
 PRODUCER = "neurodeploy"
-READABLE_TYPES = ("Input", "Output", "Affine", "Linear", "Conv2d", "AvgPool2d", "Flatten", "IF",
-                  "LIF", "LI")
+READABLE_TYPES = ("Input", "Output", "Affine", "Linear", "Conv2d", "AvgPool2d", "SumPool2d",
+                  "Flatten", "IF", "LIF", "LI")
 INPUT, OUTPUT = "input", "output"
 
 
@@ -46,16 +47,17 @@ def _neuron_to_nir(node: ir.nodes.NeuronNode, shape: tuple[int, ...]) -> nir.NIR
     kind = ir.neuron_kind(node)
     if isinstance(node, ir.IAF):
         meta = {"neuron": kind, "spike": node.spike, "reset": node.reset,
-                "threshold": _per_neuron(node.threshold, shape)}
+                "threshold": _per_neuron(node.threshold, shape), "strict": int(node.strict)}
         if node.min_v is not None:
-            meta["min_v"] = float(node.min_v)
+            meta["min_v"] = _per_neuron(node.min_v, shape)
         return nir.IF(r=ones, v_threshold=_per_neuron(node.threshold, shape), v_reset=zeros,
                       metadata={PRODUCER: meta})
     if isinstance(node, ir.LIF):
         beta = _per_neuron(node.beta, shape)
         tau = _tau(beta)
         meta = {"neuron": kind, "reset": node.reset, "beta": beta,
-                "threshold": _per_neuron(node.threshold, shape)}
+                "threshold": _per_neuron(node.threshold, shape),
+                "reset_delay": int(node.reset_delay)}
         return nir.LIF(tau=tau, r=tau, v_leak=zeros, v_threshold=meta["threshold"], v_reset=zeros,
                        metadata={PRODUCER: meta})
     if isinstance(node, ir.SNU):
@@ -90,9 +92,10 @@ def _synapse_to_nir(node: ir.nodes.SynapseNode, input_shape: tuple[int, ...]) ->
                           stride=node.stride, padding=node.padding, dilation=node.dilation,
                           groups=node.groups, bias=bias,
                           metadata={PRODUCER: {"has_bias": int(node.bias is not None)}})
-    if isinstance(node, ir.AvgPool2d):
-        return nir.AvgPool2d(kernel_size=np.array(node.kernel_size),
-                             stride=np.array(node.stride), padding=np.array(node.padding))
+    if isinstance(node, ir.AvgPool2d | ir.SumPool2d):
+        pool = nir.AvgPool2d if isinstance(node, ir.AvgPool2d) else nir.SumPool2d
+        return pool(kernel_size=np.array(node.kernel_size), stride=np.array(node.stride),
+                    padding=np.array(node.padding))
     if isinstance(node, ir.Flatten):
         return nir.Flatten(input_type={"input": np.array(input_shape)}, start_dim=0, end_dim=-1)
     raise TypeError(type(node).__name__)
@@ -160,25 +163,93 @@ def _text(value: Any) -> str:
     return value.decode() if isinstance(value, bytes) else str(value)
 
 
-def _neuron_from_nir(name: str, node: nir.NIRNode, recurrent: np.ndarray | None) -> ir.nodes.Node:
+def _neuron_from_nir(name: str, node: nir.NIRNode, recurrent: np.ndarray | None,
+                     dialect: Dialect | None) -> tuple[ir.nodes.NeuronNode, np.ndarray | None]:
+    """The exact neuron of a neurodeploy node, or a foreign node read in `dialect`.
+
+    Returns the node and, for foreign nodes, the input gain to fold into the preceding layer.
+    """
     meta = _meta(node)
     kind = _text(meta.get("neuron", ""))
     if kind == "IAF":
-        min_v = float(meta["min_v"]) if "min_v" in meta else None
-        return ir.IAF(_f32(meta["threshold"]), _text(meta["spike"]), _text(meta["reset"]), min_v)
+        min_v = _f32(meta["min_v"]) if "min_v" in meta else None
+        return ir.IAF(_f32(meta["threshold"]), _text(meta["spike"]), _text(meta["reset"]), min_v,
+                      bool(meta.get("strict", 0))), None
     if kind == "LIF":
-        return ir.LIF(_f32(meta["beta"]), _f32(meta["threshold"]), _text(meta["reset"]))
+        return ir.LIF(_f32(meta["beta"]), _f32(meta["threshold"]), _text(meta["reset"]),
+                      bool(meta.get("reset_delay", 1))), None
     if kind in ("SNU", "SoftSNU"):
-        return ir.SNU(_f32(meta["decay"]), _f32(meta["bias"]), recurrent, soft=kind == "SoftSNU")
+        return ir.SNU(_f32(meta["decay"]), _f32(meta["bias"]), recurrent,
+                      soft=kind == "SoftSNU"), None
     if kind == "SRC":
         scalars = {k: float(meta[k]) for k in
                    ("alpha", "rho", "r", "rs", "z", "zs_hyp", "zs_dep", "bias_max")}
-        return ir.SRC(_f32(meta["bias"]), **scalars)
+        return ir.SRC(_f32(meta["bias"]), **scalars), None
     if kind == "LI":
-        return ir.LI(_f32(meta["alpha"]))
+        return ir.LI(_f32(meta["alpha"])), None
+    if dialect is None:
+        raise UnsupportedModelError(
+            f"node '{name}' ({type(node).__name__}) carries no neurodeploy metadata; "
+            "pass a dialect (--dialect nir|snntorch|sinabs)")
+    if recurrent is not None:
+        raise UnsupportedModelError(f"node '{name}': recurrent foreign neurons are not supported")
+    return _foreign_neuron(name, node, dialect)
+
+
+def _no_leak_no_reset_value(name: str, node: nir.NIRNode, dialect: Dialect) -> None:
+    if hasattr(node, "v_leak") and np.any(np.asarray(node.v_leak) != 0):
+        raise UnsupportedModelError(f"node '{name}': v_leak != 0 is not supported")
+    if dialect.reset == "zero" and np.any(np.asarray(getattr(node, "v_reset", 0)) != 0):
+        raise UnsupportedModelError(f"node '{name}': v_reset != 0 is not supported")
+
+
+def _foreign_neuron(name: str, node: nir.NIRNode, dialect: Dialect
+                    ) -> tuple[ir.nodes.NeuronNode, np.ndarray]:
+    """A standard NIR neuron node as `dialect` means it (see `neurodeploy.io.dialects`)."""
+    _no_leak_no_reset_value(name, node, dialect)
+    r = np.asarray(node.r, dtype=np.float64)
+    if isinstance(node, nir.IF):
+        threshold = _f32(node.v_threshold)
+        single = dialect.spike == "single"
+        min_v = -threshold if dialect.floor_at_minus_threshold else None
+        gain = r * dialect.dt
+        return ir.IAF(threshold, dialect.spike, dialect.reset, min_v,
+                      dialect.strict and single), gain
+    if dialect.name == "sinabs":
+        raise UnsupportedModelError(
+            f"node '{name}' is a {type(node).__name__}; the sinabs dialect reads IF nodes only "
+            "(sinabs LIF decays exponentially and spikes several times per step)")
+    tau = np.asarray(node.tau, dtype=np.float64)
+    decay = (1.0 - dialect.dt / tau).astype(np.float32)
+    gain = r * dialect.dt / tau
+    if dialect.unit_gain and np.allclose(gain, 1.0, rtol=1e-3):
+        gain = np.ones_like(gain)
+    if isinstance(node, nir.LIF):
+        return ir.LIF(decay, _f32(node.v_threshold), dialect.reset, dialect.reset_delay), gain
+    return ir.LI(decay), gain
+
+
+def _fold_gain(layers: list[ir.Layer], name: str, gain: np.ndarray | None) -> None:
+    """Scale the preceding weighted layer's outputs by `gain` (the neuron's input gain)."""
+    if gain is None or np.all(gain == 1.0):
+        return
+    previous = layers[-1].node if layers else None
+    if isinstance(previous, ir.Affine):
+        factor = gain.reshape(-1)
+        previous.weight = (previous.weight * factor[:, None]).astype(np.float32)
+        if previous.bias is not None:
+            previous.bias = (previous.bias * factor).astype(np.float32)
+        return
+    if isinstance(previous, ir.Conv2d) and np.all(gain == gain.reshape(gain.shape[0], -1)[:, :1]
+                                                   .reshape(-1, *[1] * (gain.ndim - 1))):
+        factor = gain.reshape(gain.shape[0], -1)[:, 0]
+        previous.weight = (previous.weight * factor[:, None, None, None]).astype(np.float32)
+        if previous.bias is not None:
+            previous.bias = (previous.bias * factor).astype(np.float32)
+        return
     raise UnsupportedModelError(
-        f"node '{name}' ({type(node).__name__}) carries no neurodeploy metadata; neurodeploy "
-        "reads neuron nodes written by neurodeploy (files of other tools need a dialect)")
+        f"node '{name}' scales its input by {float(np.max(gain)):.4g} (r, tau, dt), but is not "
+        "preceded by a Linear or Conv2d layer to fold it into; check --dt")
 
 
 def _pair(value: Any) -> tuple[int, int]:
@@ -197,8 +268,9 @@ def _synapse_from_nir(node: nir.NIRNode) -> ir.nodes.SynapseNode:
         return ir.Conv2d(_f32(node.weight), _f32(node.bias) if has_bias else None,
                          _pair(node.stride), _pair(node.padding), _pair(node.dilation),
                          int(node.groups))
-    if isinstance(node, nir.AvgPool2d):
-        return ir.AvgPool2d(_pair(node.kernel_size), _pair(node.stride), _pair(node.padding))
+    if isinstance(node, nir.AvgPool2d | nir.SumPool2d):
+        pool = ir.AvgPool2d if isinstance(node, nir.AvgPool2d) else ir.SumPool2d
+        return pool(_pair(node.kernel_size), _pair(node.stride), _pair(node.padding))
     if isinstance(node, nir.Flatten):
         return ir.Flatten()
     raise UnsupportedModelError(f"NIR node {type(node).__name__} is not supported here")
@@ -207,7 +279,7 @@ def _synapse_from_nir(node: nir.NIRNode) -> ir.nodes.SynapseNode:
 NEURON_NIR_TYPES = (nir.IF, nir.LIF, nir.LI)
 
 
-def network_from_nir(graph: nir.NIRGraph) -> ir.Network:
+def network_from_nir(graph: nir.NIRGraph, dialect: Dialect | None = None) -> ir.Network:
     """Rebuild the Network of a NIR graph that is a chain from its Input to its Output."""
     successors: dict[str, list[str]] = {name: [] for name in graph.nodes}
     for src, dst in graph.edges:
@@ -234,7 +306,9 @@ def network_from_nir(graph: nir.NIRGraph) -> ir.Network:
                 raise UnsupportedModelError(f"node '{current}': only one Linear self-loop allowed")
             recurrent = _f32(graph.nodes[loops[0]].weight) if loops else None
             visited.update(loops)
-            layers.append(ir.Layer(current, _neuron_from_nir(current, node, recurrent)))
+            neuron, gain = _neuron_from_nir(current, node, recurrent, dialect)
+            _fold_gain(layers, current, gain)
+            layers.append(ir.Layer(current, neuron))
         else:
             layers.append(ir.Layer(current, _synapse_from_nir(node)))
     unused = set(graph.nodes) - visited
@@ -243,8 +317,14 @@ def network_from_nir(graph: nir.NIRGraph) -> ir.Network:
     return ir.Network(layers, input_shape)
 
 
-def read_network(path: str | Path) -> ir.Network:
-    """Read a NIR file written by neurodeploy (or holding only standard synapse nodes)."""
+def read_network(path: str | Path, dialect: str | None = None, reset: str | None = None,
+                 dt: float | None = None, spike: str | None = None) -> ir.Network:
+    """Read a NIR file: neurodeploy's own exactly, others' in a dialect ("nir" when None).
+
+    `reset`, `dt` and `spike` override the dialect for files whose producer deviated from its
+    defaults. Warnings (NeurodeployWarning) say what the file looks like and which flag settles
+    a choice the producer did not record.
+    """
     path = Path(path)
     _check_file(path)
     try:
@@ -252,8 +332,13 @@ def read_network(path: str | Path) -> ir.Network:
     except (KeyError, ValueError, AssertionError, TypeError, OSError) as exc:
         raise InvalidFileError(f"{path}: malformed NIR file ({type(exc).__name__}: "
                                f"{str(exc)[:120]}); write it again") from None
+    producer = detect_producer(graph)
+    chosen = None
+    if producer != "neurodeploy":
+        chosen = resolve_dialect(dialect, reset, dt, spike)
+        announce(path, producer, dialect, {"reset": reset, "dt": dt, "spike": spike})
     try:
-        return network_from_nir(graph)
+        return network_from_nir(graph, chosen)
     except KeyError as exc:
         raise InvalidFileError(f"{path}: neurodeploy metadata misses {exc}; write it again") \
             from None

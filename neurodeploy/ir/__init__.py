@@ -12,9 +12,10 @@ from neurodeploy.ir.nodes import (
     Conv2d,
     Flatten,
     Layer,
+    SumPool2d,
     is_neuron,
     neuron_kind,
 )
 
-__all__ = ["IAF", "LI", "LIF", "SNU", "SRC", "Affine", "AvgPool2d", "Conv2d", "Flatten", "Layer",
+__all__ = ["IAF", "LI", "LIF", "SNU", "SRC", "Affine", "AvgPool2d", "Conv2d", "Flatten", "Layer", "SumPool2d",
            "Network", "is_neuron", "neuron_kind"]

@@ -70,6 +70,18 @@ class AvgPool2d:
 
 
 @dataclass(eq=False)
+class SumPool2d:
+    """y = sum of x over each kernel window (sinabs's SumPool2d; NIR SumPool2d)."""
+
+    kernel_size: tuple[int, int]
+    stride: tuple[int, int]
+    padding: tuple[int, int] = (0, 0)
+
+    def output_shape(self, input_shape: tuple[int, ...]) -> tuple[int, ...]:
+        return AvgPool2d.output_shape(self, input_shape)  # type: ignore[arg-type]
+
+
+@dataclass(eq=False)
 class Flatten:
     """y = x reshaped to one feature dimension (row-major, as torch.flatten)."""
 
@@ -84,7 +96,8 @@ class IAF:
     threshold: np.ndarray
     spike: str = "multi"
     reset: str = "subtract"
-    min_v: float | None = None
+    min_v: np.ndarray | None = None
+    strict: bool = False
     graded = False
 
 
@@ -95,6 +108,7 @@ class LIF:
     beta: np.ndarray
     threshold: np.ndarray
     reset: str = "subtract"
+    reset_delay: bool = True
     graded = False
 
 
@@ -136,7 +150,7 @@ class LI:
     graded = True
 
 
-SynapseNode = Affine | Conv2d | AvgPool2d | Flatten
+SynapseNode = Affine | Conv2d | AvgPool2d | SumPool2d | Flatten
 NeuronNode = IAF | LIF | SNU | SRC | LI
 Node = SynapseNode | NeuronNode
 NEURON_TYPES = (IAF, LIF, SNU, SRC, LI)

@@ -7,7 +7,7 @@ from typing import Literal
 import torch
 
 from neurodeploy.nn.base import NeuronLayer, as_parameter_tensor, register, stack_records
-from neurodeploy.nn.surrogate import step_at_zero
+from neurodeploy.nn.surrogate import step, step_at_zero
 
 
 class _MultiSpike(torch.autograd.Function):
@@ -38,28 +38,34 @@ class IAF(NeuronLayer):
         v_t = v_{t-1} + I_t
         n_t = trunc(v_t / theta) if v_t > 0 else 0     # spike="multi" (several spikes per step)
         n_t = 1 if v_t - theta >= 0 else 0             # spike="single" (at most one)
+        n_t = 1 if v_t - theta > 0 else 0              # spike="single", strict=True (NIR's IF)
         v_t = v_t - n_t * theta                        # reset="subtract"
         v_t = v_t * (1 - min(n_t, 1))                  # reset="zero"
         v_t = relu(v_t - min_v) + min_v                # only when min_v is given (a floor)
 
-    The output is n_t (a spike count). Thresholds are non-strict (>=), as in sinabs.
+    The output is n_t (a spike count). Thresholds are non-strict (>=), as in sinabs, unless
+    `strict` (single spikes only).
 
     Args:
         threshold: firing threshold theta (scalar or per neuron).
         spike: "multi" (sinabs default and `from_model`) or "single".
         reset: "subtract" (default) or "zero".
-        min_v: lower bound of the membrane, or None for no bound (sinabs `from_model` uses -1).
+        min_v: lower bound of the membrane (scalar or per neuron), or None for no bound
+            (sinabs `from_model` uses -1, sinabs `from_nir` -threshold).
+        strict: fire only when v exceeds the threshold (v > theta); needs spike="single".
         shape: neuron shape, needed only for per-neuron thresholds.
     """
 
     state_names = ("v",)
+    strict = False  # class default keeps models pickled before the option existed loadable
 
     def __init__(
         self,
         threshold: float | torch.Tensor = 1.0,
         spike: Literal["multi", "single"] = "multi",
         reset: Literal["subtract", "zero"] = "subtract",
-        min_v: float | None = None,
+        min_v: float | torch.Tensor | None = None,
+        strict: bool = False,
         shape: tuple[int, ...] | None = None,
     ) -> None:
         super().__init__()
@@ -67,10 +73,16 @@ class IAF(NeuronLayer):
             raise ValueError(f"spike must be 'multi' or 'single', got {spike!r}")
         if reset not in ("subtract", "zero"):
             raise ValueError(f"reset must be 'subtract' or 'zero', got {reset!r}")
+        if strict and spike != "single":
+            raise ValueError("strict thresholds need spike='single'")
         self.spike = spike
         self.reset = reset
-        self.min_v = None if min_v is None else float(min_v)
+        self.strict = bool(strict)
         register(self, "threshold", as_parameter_tensor(threshold, shape), learnable=False)
+        if min_v is None:
+            self.min_v = None
+        else:
+            register(self, "min_v", as_parameter_tensor(min_v, shape), learnable=False)
 
     def run(self, x: torch.Tensor, record: bool = True):
         self._check_time_major(x, "IAF")
@@ -80,6 +92,8 @@ class IAF(NeuronLayer):
             v = v + inp
             if self.spike == "multi":
                 n = multi_spike(v, self.threshold)
+            elif self.strict:
+                n = step(v - self.threshold)
             else:
                 n = step_at_zero(v - self.threshold)
             if self.reset == "subtract":
@@ -94,4 +108,4 @@ class IAF(NeuronLayer):
         return torch.stack(outputs), stack_records(records) if record else {}
 
     def extra_repr(self) -> str:
-        return f"spike={self.spike}, reset={self.reset}, min_v={self.min_v}"
+        return f"spike={self.spike}, reset={self.reset}, strict={self.strict}"

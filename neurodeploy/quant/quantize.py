@@ -114,6 +114,7 @@ class _StageQuantizer:
         for layer in self.ops:
             if isinstance(layer.node, ir.AvgPool2d):
                 divisor *= layer.node.kernel_size[0] * layer.node.kernel_size[1]
+            if isinstance(layer.node, ir.AvgPool2d | ir.SumPool2d):
                 if any(layer.node.padding) and weighted and weighted[0].node.bias is not None:
                     raise UnsupportedModelError(
                         f"layer '{layer.name}': a padded average pool after a biased layer is not "
@@ -203,7 +204,7 @@ class _StageQuantizer:
             weight = np.clip(_round(node.weight / divisor / scale[:, None, None, None]), -qmax, qmax)
             return IntOp("conv2d", weight.astype(dtype), node.stride, node.padding, node.dilation,
                          node.groups)
-        if isinstance(node, ir.AvgPool2d):
+        if isinstance(node, ir.AvgPool2d | ir.SumPool2d):
             return IntOp("sumpool2d", None, node.stride, node.padding, kernel_size=node.kernel_size)
         return IntOp("flatten")
 
@@ -221,10 +222,12 @@ class _StageQuantizer:
             layer.consts["reset"] = node.reset
         if isinstance(node, ir.IAF):
             layer.consts["spike"] = node.spike
+            layer.consts["strict"] = int(node.strict)
             if node.min_v is not None:
-                layer.arrays["min_v"] = _round(node.min_v / unit)
+                layer.arrays["min_v"] = _round(per_neuron(node.min_v) / unit)
         elif isinstance(node, ir.LIF):
             layer.arrays["beta"] = q12(np.clip(node.beta, 0.0, 1.0))
+            layer.consts["reset_delay"] = int(node.reset_delay)
         elif isinstance(node, ir.SNU):
             layer.arrays["decay"] = q12(node.decay)
             layer.arrays["out_bias"] = _round(per_neuron(node.bias) / unit)

@@ -79,10 +79,11 @@ def run_layer(layer: IntLayer, inp: np.ndarray, record: bool = False
     for t in range(steps):
         if layer.kind == "IAF":
             state[0], y = kernels.iaf_step(state[0], inp[t], a["threshold"], c["spike"], c["reset"],
-                                           a.get("min_v"), layer.state_bits)
+                                           a.get("min_v"), layer.state_bits,
+                                           bool(c.get("strict", 0)))
         elif layer.kind == "LIF":
             state[0], y = kernels.lif_step(state[0], inp[t], a["beta"], a["threshold"], c["reset"],
-                                           layer.state_bits)
+                                           layer.state_bits, bool(c.get("reset_delay", 1)))
         elif layer.kind in ("SNU", "SoftSNU"):
             drive = inp[t] if layer.recurrent is None else inp[t] + _recurrent_term(layer, y)
             state[0], y = kernels.snu_step(state[0], y, drive, a["decay"], a["out_bias"],

@@ -20,14 +20,16 @@ DECAY_BITS = 12  # Q0.12 decay factors and gates
 
 
 def iaf_step(v: np.ndarray, inp: np.ndarray, threshold: np.ndarray, spike: str, reset: str,
-             min_v: np.ndarray | None, state_bits: int) -> tuple[np.ndarray, np.ndarray]:
+             min_v: np.ndarray | None, state_bits: int, strict: bool = False
+             ) -> tuple[np.ndarray, np.ndarray]:
     """IAF (`neurodeploy.nn.IAF`): v += inp; n spikes; reset; floor. Returns (v, n).
 
     multi: n = v // threshold where v > 0 (equivalently where v >= threshold, as threshold >= 1);
-    single: n = [v >= threshold]. Works in the dtype of `v` (int32 suffices: no products).
+    single: n = [v >= threshold] ([v > threshold] if strict). Works in the dtype of `v` (int32
+    suffices: no products).
     """
     v = saturate(v + inp, state_bits)
-    fired = v >= threshold
+    fired = v > threshold if strict else v >= threshold
     n = fired.astype(v.dtype)
     if spike == "multi":
         several = v >= 2 * threshold
@@ -43,15 +45,21 @@ def iaf_step(v: np.ndarray, inp: np.ndarray, threshold: np.ndarray, spike: str, 
 
 
 def lif_step(m: np.ndarray, inp: np.ndarray, beta: np.ndarray, threshold: np.ndarray, reset: str,
-             state_bits: int) -> tuple[np.ndarray, np.ndarray]:
-    """LIF (`neurodeploy.nn.LIF`): reset from the previous step, decay, integrate, fire (>)."""
+             state_bits: int, reset_delay: bool = True) -> tuple[np.ndarray, np.ndarray]:
+    """LIF (`neurodeploy.nn.LIF`): reset from the previous step, decay, integrate, fire (>);
+    without reset delay, the reset of this step's spike is applied at once (then saturated)."""
     fired_before = (m > threshold).astype(np.int64)
     if reset == "subtract":
         m = mul_frac(m, beta, DECAY_BITS) + inp - fired_before * threshold
     else:
         m = mul_frac(m * (1 - fired_before), beta, DECAY_BITS) + inp
     m = saturate(m, state_bits)
-    return m, (m > threshold).astype(np.int64)
+    spikes = (m > threshold).astype(np.int64)
+    if not reset_delay:
+        undone = spikes - fired_before
+        m = saturate(m - undone * threshold if reset == "subtract" else m * (1 - undone),
+                     state_bits)
+    return m, spikes
 
 
 def snu_step(s: np.ndarray, y: np.ndarray, inp: np.ndarray, decay: np.ndarray,
