@@ -24,6 +24,7 @@ _LAZY = {
     "Network": "neurodeploy.ir",
     "convert": "neurodeploy.pipeline",
     "Program": "neurodeploy.quant.program",
+    "ann2snn": "neurodeploy.frontend.ann2snn",
 }
 __all__ = ["NeurodeployError", "__version__", *_LAZY]
 

@@ -141,16 +141,26 @@ def simulate(model: Path, input_path: Path, output: Path | None, timesteps: int 
 @friendly_errors
 def convert(model: Path, target: str, output: Path | None, data: Path | None,
             timesteps: int | None, weight_bits: int, as_json: bool, **how) -> None:
-    """Convert MODEL for a target; writes OUT/ with model.nir, the program, reports."""
+    """Convert MODEL for a target; writes OUT/ with model.nir, the program, reports.
+
+    MODEL may also be a ReLU ANN (.onnx, or a .pt with ReLU layers): it is converted to a
+    single-spike SNN first (see `ann2snn`; direct input over --timesteps, default 32).
+    """
     from neurodeploy.io.data import load_data
-    from neurodeploy.pipeline import deploy
+    from neurodeploy.pipeline import deploy, is_ann, snn_from_ann
 
     out = output or Path(f"{model.stem}-{target}")
-    network = _load_model(model, how)
-    if data is None:
-        raise_usage("convert needs --data D.npz to calibrate the quantization")
-    dataset = load_data(data, network.input_shape, timesteps)
-    report = deploy(network, target, out, dataset.x, dataset.y, weight_bits)
+    if is_ann(model):
+        if data is None:
+            raise_usage("converting an ANN needs --data D.npz with static x (B, *features)")
+        network, x, y = snn_from_ann(model, data, timesteps)
+    else:
+        network = _load_model(model, how)
+        if data is None:
+            raise_usage("convert needs --data D.npz to calibrate the quantization")
+        dataset = load_data(data, network.input_shape, timesteps)
+        x, y = dataset.x, dataset.y
+    report = deploy(network, target, out, x, y, weight_bits)
     if as_json:
         click.echo(json.dumps(report, indent=1, sort_keys=True))
         return
@@ -197,6 +207,48 @@ def report(model: Path, data: Path, target: str, bits: str, output: Path | None,
         plot_sweep(sweep, staging / "accuracy_vs_bits.png")
     click.echo(sweep_markdown(sweep))
     click.echo(f"wrote {out}/")
+
+
+@main.command()
+@click.argument("ann", type=click.Path(path_type=Path))
+@click.option("--data", required=True, type=click.Path(path_type=Path),
+              help="Static calibration data .npz: x (B, *features), optional labels y.")
+@click.option("-o", "--output", type=click.Path(path_type=Path),
+              help="SNN file to write, .pt or .nir (default: <ann stem>-snn.pt).")
+@click.option("--timesteps", type=int, default=32, show_default=True)
+@click.option("--spike", type=click.Choice(["single", "multi"]), default="single", show_default=True)
+@click.option("--encoding", type=click.Choice(["direct", "rate"]), default="direct",
+              show_default=True, help="How the SNN receives the static input.")
+@click.option("--percentile", type=float, default=99.9, show_default=True,
+              help="Activation percentile that normalisation maps to the threshold.")
+@click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
+@friendly_errors
+def ann2snn(ann: Path, data: Path, output: Path | None, timesteps: int, spike: str,
+            encoding: str, percentile: float, as_json: bool) -> None:
+    """Convert a ReLU ANN (.pt or .onnx) into an SNN of IAF neurons; writes it and a report."""
+    from neurodeploy.frontend.ann2snn import ann2snn as convert_ann
+    from neurodeploy.fsutil import atomic_files
+    from neurodeploy.io.data import read_static
+    from neurodeploy.report.ann2snn import write_conversion
+
+    out = output or Path(f"{ann.stem}-snn.pt")
+    if out.suffix.lower() not in (".pt", ".nir"):
+        raise_usage(f"-o must end in .pt or .nir, got {out.name}")
+    x, y = read_static(data)
+    conversion = convert_ann(ann, x, y, timesteps=timesteps, spike=spike, percentile=percentile,
+                             encoding=encoding)
+    with atomic_files(out.parent) as staging:
+        names = write_conversion(conversion, staging, out.name)
+    report = conversion.report
+    if as_json:
+        click.echo(json.dumps(report, indent=1, sort_keys=True))
+        return
+    click.echo(f"wrote {', '.join(str(out.parent / n) for n in names)}")
+    if "ann_accuracy" in report:
+        click.echo(f"ANN {100 * report['ann_accuracy']:.2f} %, SNN {100 * report['snn_accuracy']:.2f} "
+                   f"% at T={timesteps} ({report['delta_pp']:+.2f} pp), plain sinabs conversion "
+                   f"{100 * report['plain_accuracy']:.2f} %")
+    click.echo(f"{report['spikes_per_inference']:.0f} spikes per inference")
 
 
 if __name__ == "__main__":

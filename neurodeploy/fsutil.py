@@ -41,3 +41,17 @@ def atomic_file(target: Path) -> Iterator[Path]:
     except BaseException:
         staging.unlink(missing_ok=True)
         raise
+
+
+@contextmanager
+def atomic_files(directory: Path) -> Iterator[Path]:
+    """Yield a staging directory whose files move into `directory` only if the block succeeds."""
+    directory = Path(directory)
+    directory.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=".staging.", dir=directory))
+    try:
+        yield staging
+        for item in sorted(staging.iterdir()):
+            os.replace(item, directory / item.name)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)

@@ -68,3 +68,29 @@ def deploy(network: ir.Network, target: str, out: Path, data_x: np.ndarray | Non
         (staging / "report.json").write_text(json.dumps(report, indent=1, sort_keys=True) + "\n")
         (staging / "report.md").write_text(render_markdown(report))
     return report
+
+
+def is_ann(path: Path) -> bool:
+    """True for an .onnx file or a .pt model holding ReLU layers (an ANN to convert first)."""
+    from torch import nn
+
+    from neurodeploy.io.model_file import load_torch_file
+
+    suffix = Path(path).suffix.lower()
+    if suffix == ".onnx":
+        return True
+    if suffix not in (".pt", ".pth") or not Path(path).is_file():
+        return False
+    return any(isinstance(m, nn.ReLU) for m in load_torch_file(Path(path)).modules())
+
+
+def snn_from_ann(path: Path, data_path: Path, timesteps: int | None
+                 ) -> tuple[ir.Network, np.ndarray, np.ndarray | None]:
+    """ann2snn with its defaults on static data; returns the SNN and the data it should see."""
+    from neurodeploy.frontend.ann2snn import ann2snn
+    from neurodeploy.io.data import encode, read_static
+
+    x, y = read_static(data_path)
+    steps = timesteps or 32
+    conversion = ann2snn(path, x, y, timesteps=steps, spike="single")
+    return conversion.network, encode(x, steps, "direct"), y

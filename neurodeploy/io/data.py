@@ -83,3 +83,20 @@ def load_data(
         if y.shape[0] != timed.shape[1]:
             raise ShapeError(f"{path}: y has {y.shape[0]} labels for {timed.shape[1]} samples")
     return Dataset(timed, y)
+
+
+def read_static(path: str | Path) -> tuple[np.ndarray, np.ndarray | None]:
+    """Static data `x` `(B, *features)` (float32) and labels `y` if present, unencoded."""
+    path = Path(path)
+    try:
+        with np.load(path, allow_pickle=False) as data:
+            x = data["x"].astype(np.float32) if "x" in data.files else None
+            y = data["y"].astype(np.int64).reshape(-1) if "y" in data.files else None
+    except (OSError, ValueError, zipfile.BadZipFile, EOFError) as exc:
+        raise InvalidFileError(f"{path}: not a readable .npz file ({str(exc)[:100]}); "
+                               "write it with numpy.savez(path, x=..., y=...)") from None
+    if x is None:
+        raise InvalidFileError(f"{path}: has no array 'x'; store the input as x")
+    if y is not None and y.shape[0] != x.shape[0]:
+        raise ShapeError(f"{path}: y has {y.shape[0]} labels for {x.shape[0]} samples")
+    return x, y

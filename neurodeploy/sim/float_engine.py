@@ -21,12 +21,14 @@ def simulate_network(
 ) -> SimulationResult:
     """Run `network` on time-major input `x` of shape `(T, B, *network.input_shape)`."""
     current = torch.as_tensor(np.asarray(x, dtype=np.float32))
-    events, spikes, states, layer_outputs = {}, {}, {}, {}
+    events, spikes, states, layer_outputs, graded = {}, {}, {}, {}, set()
     with torch.no_grad():
         for layer in network.layers:
             module = module_from_node(layer.node)
             if isinstance(module, NeuronLayer):
                 current, recorded = module.run(current, record=record_states)
+                if module.graded:
+                    graded.add(layer.name)
                 flat = current.flatten(start_dim=2)
                 events[layer.name] = (flat != 0).sum(dim=2).numpy().astype(np.int64)
                 spikes[layer.name] = flat.sum(dim=2).numpy()
@@ -37,4 +39,5 @@ def simulate_network(
             if record_layers:
                 layer_outputs[layer.name] = current.numpy()
     output = current.flatten(start_dim=2).numpy()
-    return SimulationResult(output, events, spikes, states, layer_outputs)
+    return SimulationResult(output, events, spikes, states, layer_outputs,
+                            graded_layers=frozenset(graded))

@@ -131,5 +131,6 @@ def simulate_program(program: Program, x: np.ndarray, record_states: bool = Fals
     last = program.layers[-1]
     flat = current.reshape(*current.shape[:2], -1)
     output = (flat * last.out_unit) if last.graded else flat
+    graded = frozenset(layer.name for layer in program.layers if layer.graded)
     return SimulationResult(output.astype(np.float32), events, spikes, states, layer_outputs,
-                            synapses)
+                            synapses, graded)

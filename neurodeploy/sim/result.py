@@ -20,6 +20,7 @@ class SimulationResult:
         layer_outputs: per layer, `(T, B, *shape)` when recorded, else empty.
         synapses: per neuron layer, the `SynapseCount` of each weighted op feeding it (integer
             engine only), totals over steps and samples.
+        graded_layers: names of the neuron layers with graded outputs (SoftSNU, SRC, LI).
     """
 
     output: np.ndarray
@@ -28,11 +29,13 @@ class SimulationResult:
     states: dict[str, dict[str, np.ndarray]] = field(default_factory=dict)
     layer_outputs: dict[str, np.ndarray] = field(default_factory=dict)
     synapses: dict[str, list] = field(default_factory=dict)
+    graded_layers: frozenset[str] = frozenset()
 
     @property
     def total_spikes(self) -> float:
-        """All neuron-layer outputs summed over layers, steps and the batch."""
-        return float(sum(float(v.sum()) for v in self.spikes.values()))
+        """Spikes of spiking layers plus non-zero events of graded ones, over steps and batch."""
+        return float(sum(float(self.events[name].sum()) if name in self.graded_layers
+                         else float(counts.sum()) for name, counts in self.spikes.items()))
 
     def predictions(self) -> np.ndarray:
         """Per sample, the argmax over classes of the output summed over time."""
