@@ -280,7 +280,8 @@ def ann2snn(ann: object, data: np.ndarray, labels: np.ndarray | None = None,
     timed_calibration = torch.from_numpy(encode(x[:calibration_samples], timesteps, encoding))
     scales = balance(snn, normalised, calibration, timed_calibration) if balance_thresholds else []
     report = {"timesteps": timesteps, "spike": spike, "encoding": encoding,
-              "percentile": percentile, "normalised": normalize, "normalisation": factors, "balancing": scales,
+              "percentile": percentile, "normalised": normalize, "normalisation": factors,
+              "balancing": scales,
               "spikes_per_inference": _spikes(snn, torch.from_numpy(encode(x, timesteps,
                                                                           encoding)))}
     if labels is not None:
