@@ -104,9 +104,10 @@ def targets(as_json: bool) -> None:
 @friendly_errors
 def simulate(model: Path, input_path: Path, output: Path | None, timesteps: int | None,
              encoding: str, **how) -> None:
-    """Simulate MODEL (.pt, .nir, or an OUT/ directory of `convert`) on an input file.
+    """Simulate MODEL (.pt, .nir, an OUT/ directory of `convert`, or a netx .net) on an input.
 
-    A model runs on the float reference; a converted program on the bit-accurate integer engine.
+    A model runs on the float reference; a converted program (or a .net file, rebuilt from the
+    file alone) on the bit-accurate integer engine.
     """
     from neurodeploy.fsutil import atomic_file
     from neurodeploy.io.data import load_data
@@ -114,7 +115,14 @@ def simulate(model: Path, input_path: Path, output: Path | None, timesteps: int 
     from neurodeploy.quant.program import Program
     from neurodeploy.simulation import simulate as run
 
-    subject = Program.load(model) if model.is_dir() else _load_model(model, how)
+    if model.is_dir():
+        subject = Program.load(model)
+    elif model.suffix == ".net":
+        from neurodeploy.targets.loihi.netx import read_netx
+
+        subject = read_netx(model)
+    else:
+        subject = _load_model(model, how)
     data = load_data(input_path, subject.input_shape, timesteps, encoding)
     result = run(subject, data.x)
     steps, batch = result.output.shape[:2]

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from neurodeploy.cost.synops import SynapseCount
+
 HOROWITZ = "Horowitz, ISSCC 2014, 45 nm, 0.9 V"
 
 
@@ -56,3 +58,30 @@ def neuron_update_energy(kind: str, state_bits: int, table: OperationEnergy) -> 
     words, mults, lookups, adds = NEURON_OPERATIONS[kind]
     return (words * table.state_access(state_bits) + mults * table.int32_mult
             + lookups * table.sram_read_64bit_8kb * 16 / 64 + adds * table.int32_add)
+
+
+@dataclass(frozen=True)
+class DigitalCoreEnergy:
+    """The `sim` target's EnergyModel: a digital core built from Horowitz's operations."""
+
+    table: OperationEnergy
+    weight_bits: int
+    activation_bits: int
+
+    @property
+    def sources(self) -> dict[str, str]:
+        return dict(self.table.sources)
+
+    def synaptic_pj(self, count: SynapseCount) -> float:
+        per_op = (self.table.accumulate(self.weight_bits) if count.accumulate_only else
+                  self.table.multiply_accumulate(self.weight_bits, self.activation_bits))
+        return count.effective * per_op
+
+    def neuron_pj(self, layer, updates: float, active: float | None) -> float:
+        return updates * neuron_update_energy(layer.kind, layer.state_bits, self.table)
+
+    def spike_pj(self, spikes: float) -> float:
+        return 0.0  # routing between cores is not modelled for this target
+
+    def dense_mac_pj(self) -> float:
+        return self.table.multiply_accumulate(8, 8)

@@ -1,19 +1,39 @@
 """The cost model: spikes, synaptic operations, neuron updates, memory and energy per sample.
 
 Counts come from the integer engine's actual activity (`SimulationResult.synapses`, `.events`,
-`.spikes`); energy applies a per-operation table (`neurodeploy.cost.energy`). The same network
-run once as a dense int8 ANN (every connection a MAC) is given for comparison.
+`.spikes`, `.active_updates`); energy applies a target's `EnergyModel` (per-operation figures
+with sources). The same network run once as a dense int8 ANN (every connection a MAC) is given
+for comparison.
 """
 
 from __future__ import annotations
 
 import math
+from typing import Protocol
 
 import numpy as np
 
-from neurodeploy.cost.energy import OperationEnergy, neuron_update_energy
-from neurodeploy.quant.program import Program
+from neurodeploy.cost.synops import SynapseCount
+from neurodeploy.quant.program import IntLayer, Program
 from neurodeploy.sim.result import SimulationResult
+
+
+class EnergyModel(Protocol):
+    """Energy of a target's operations, in pJ, with the source of every figure."""
+
+    sources: dict[str, str]
+
+    def synaptic_pj(self, count: SynapseCount) -> float:
+        """All of `count.effective` synaptic operations."""
+
+    def neuron_pj(self, layer: IntLayer, updates: float, active: float | None) -> float:
+        """`updates` neuron updates of `layer`, `active` of them with activity (if known)."""
+
+    def spike_pj(self, spikes: float) -> float:
+        """Delivering `spikes` output events."""
+
+    def dense_mac_pj(self) -> float:
+        """One MAC of the comparison int8 ANN."""
 
 
 def _memory_bytes(layer, weight_bits: int) -> dict[str, int]:
@@ -27,8 +47,8 @@ def _memory_bytes(layer, weight_bits: int) -> dict[str, int]:
             "tables": tables * 2}
 
 
-def cost_report(program: Program, result: SimulationResult, table: OperationEnergy,
-                weight_bits: int, activation_bits: int) -> dict:
+def cost_report(program: Program, result: SimulationResult, energy: EnergyModel,
+                weight_bits: int) -> dict:
     """Per-layer and total costs, per sample (means over the simulated batch)."""
     steps, batch = result.output.shape[:2]
     layers, totals = {}, {"spikes": 0.0, "synops": 0.0, "synops_dense": 0.0, "energy_pj": 0.0,
@@ -38,14 +58,13 @@ def cost_report(program: Program, result: SimulationResult, table: OperationEner
         counts = result.synapses.get(layer.name, [])
         synops = sum(c.effective for c in counts) / batch
         dense = sum(c.dense for c in counts) / batch
-        synaptic_pj = sum(
-            c.effective / batch * (table.accumulate(weight_bits) if c.accumulate_only
-                                   else table.multiply_accumulate(weight_bits, activation_bits))
-            for c in counts)
+        synaptic_pj = sum(energy.synaptic_pj(c) for c in counts) / batch
         updates = layer.size * steps
-        neuron_pj = updates * neuron_update_energy(layer.kind, layer.state_bits, table)
+        active = result.active_updates.get(layer.name)
+        neuron_pj = energy.neuron_pj(layer, updates, None if active is None else active / batch)
         spikes = float(result.events[layer.name].sum() if layer.graded
                        else result.spikes[layer.name].sum()) / batch
+        neuron_pj += energy.spike_pj(spikes)
         memory = _memory_bytes(layer, weight_bits)
         layers[layer.name] = {
             "kind": layer.kind, "neurons": layer.size, "spikes": spikes,
@@ -59,7 +78,7 @@ def cost_report(program: Program, result: SimulationResult, table: OperationEner
         totals["energy_pj"] += synaptic_pj + neuron_pj
         totals["memory_bytes"] += sum(memory.values())
         ann_macs += dense / steps
-    ann_pj = ann_macs * table.multiply_accumulate(8, 8)
+    ann_pj = ann_macs * energy.dense_mac_pj()
     return {
         "layers": layers, "totals": totals, "timesteps": steps,
         "ann": {"macs": ann_macs, "energy_pj": ann_pj,

@@ -50,7 +50,7 @@ class IntLayer:
     """
 
     name: str
-    kind: str  # IAF, LIF, SNU, SoftSNU, SRC, LI
+    kind: str  # IAF, LIF, SNU, SoftSNU, SRC, LI (sim); CUBA (loihi)
     shape: tuple[int, ...]
     ops: list[IntOp]
     unit: np.ndarray
@@ -67,7 +67,7 @@ class IntLayer:
 
     @property
     def graded(self) -> bool:
-        return self.kind in ("SoftSNU", "SRC", "LI")
+        return self.kind in ("SoftSNU", "SRC", "LI") or bool(self.consts.get("readout", 0))
 
     @property
     def size(self) -> int:

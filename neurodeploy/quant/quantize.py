@@ -71,7 +71,8 @@ def _scale(max_abs: np.ndarray, spec: QuantSpec) -> np.ndarray:
     return scale
 
 
-def _stages(network: ir.Network) -> list[tuple[list[ir.Layer], ir.Layer]]:
+def neuron_stages(network: ir.Network) -> list[tuple[list[ir.Layer], ir.Layer]]:
+    """Split the chain into (synaptic layers, the neuron layer they feed) pairs."""
     stages, pending = [], []
     for layer in network.layers:
         if ir.is_neuron(layer.node):
@@ -269,7 +270,7 @@ def quantize(network: ir.Network, calibration: Calibration, spec: QuantSpec,
     input_unit, input_bits = _input_format(calibration, spec)
     in_unit = input_unit
     layers = []
-    for ops, neuron in _stages(network):
+    for ops, neuron in neuron_stages(network):
         layer = _StageQuantizer(network, ops, neuron, in_unit, spec, calibration).quantize()
         layers.append(layer)
         in_unit = layer.out_unit

@@ -36,9 +36,12 @@ def render_markdown(report: dict) -> str:
               _row("energy", f"{_num(report['energy']['total_pj'] / 1e6, 3)} uJ"),
               _row("same network as a dense int8 ANN", f"{_num(report['energy']['dense_ann_pj'] / 1e6, 3)} uJ"
                    f" (SNN / ANN = {report['energy']['snn_over_ann']:.2f})"),
-              _row("cycles", _num(report["cycles"]["total"], 0)),
-              _row("latency", f"{report['cycles']['latency_s'] * 1e6:.1f} us at "
-                              f"{report['cycles']['clock_hz'] / 1e6:.0f} MHz"),
+              _row("cycles" if report["cycles"].get("clock_hz") else "time steps",
+                   _num(report["cycles"]["total"], 0)),
+              _row("latency", f"{report['cycles']['latency_s'] * 1e6:.1f} us" + (
+                  f" at {report['cycles']['clock_hz'] / 1e6:.0f} MHz"
+                  if report["cycles"].get("clock_hz") else
+                  f" ({report['cycles']['per_step_ns']:.0f} ns per step)")),
               _row("memory", f"{report['memory']['total_bytes']:,} bytes"),
               _row("cores", f"{report['mapping']['cores_used']} of {report['mapping']['cores_available']}"),
               "", "## Layers", "",
@@ -55,6 +58,8 @@ def render_markdown(report: dict) -> str:
             _num(report["energy"]["per_layer_pj"][name] / 1e3, 2),
             f"{100 * layer_agreement.get('identical_fraction', 0):.2f} %",
             _num(layer_agreement.get("sqnr_db", "n/a")), cores.get(name, 0)))
+    if report.get("approximations"):
+        lines += ["", "## Approximations", ""] + [f"- {note}" for note in report["approximations"]]
     lines += ["", "## Sources", "",
               f"Energy per operation: {', '.join(sorted(set(report['energy']['sources'].values())))}. "
               f"ANN comparison: {report['energy']['ann_description']}.",

@@ -10,7 +10,7 @@ import numpy as np
 from neurodeploy import ir
 from neurodeploy.cost.model import cost_report
 from neurodeploy.pipeline import convert
-from neurodeploy.report.build import layer_agreement
+from neurodeploy.report.build import layer_agreement, layer_delays
 from neurodeploy.sim.float_engine import simulate_network
 from neurodeploy.sim.int_engine import simulate_program
 from neurodeploy.targets.registry import get_target
@@ -19,19 +19,21 @@ from neurodeploy.targets.registry import get_target
 def bit_sweep(network: ir.Network, x: np.ndarray, labels: np.ndarray | None, target: str,
               bits: Iterable[int], step: Callable[[], None] = lambda: None) -> dict:
     """Quantize at each weight width in `bits` and measure it against the float reference."""
-    spec = get_target(target).spec
+    chosen = get_target(target)
     float_result = simulate_network(network, x, record_layers=True)
     rows = []
     for width in bits:
         program = convert(network, target, x, weight_bits=width)
         result = simulate_program(program, x, record_layers=True)
-        costs = cost_report(program, result, spec.energy, width,
-                            program.settings["quant"]["activation_bits"])
-        agreement = layer_agreement(float_result, result)
+        costs = cost_report(program, result, chosen.energy(program), width)
+        delays = layer_delays(program)
+        agreement = layer_agreement(float_result, result, delays)
+        lag = delays[program.layers[-1].name]
+        aligned = result.output[lag:lag + float_result.output.shape[0]]
         rows.append({
             "weight_bits": width,
             "accuracy": None if labels is None else result.accuracy(labels),
-            "identical_output_fraction": float(np.mean(result.output == float_result.output)),
+            "identical_output_fraction": float(np.mean(aligned == float_result.output)),
             "layers": {name: {"sqnr_db": float(a["sqnr_db"]),
                               "identical_fraction": a["identical_fraction"]}
                        for name, a in agreement.items()},

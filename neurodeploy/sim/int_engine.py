@@ -28,6 +28,8 @@ def _layer_input(layer: IntLayer, x: np.ndarray, x_bound: float, event_driven: b
         bound = output_bound(op, bound)
     if tuple(acc.shape[2:]) != tuple(layer.shape):
         acc = acc.reshape(*acc.shape[:2], *layer.shape)
+    if layer.consts.get("synaptic_delay", 0):  # Loihi's Dense delivers one step late
+        acc = np.concatenate([np.zeros_like(acc[:1]), acc[:-1]])
     total = bound * 2.0 ** layer.input_shift + float(np.abs(layer.bias).max(initial=0))
     # float32 accumulators are proven < 2^24, so int32 holds them; numpy converts float -> int32
     # far faster than float -> int64.
@@ -44,7 +46,7 @@ def _layer_input(layer: IntLayer, x: np.ndarray, x_bound: float, event_driven: b
 
 def value_bound(layer: IntLayer) -> float:
     """Largest |output| the layer's format allows (spike count, graded value or LI state)."""
-    if layer.kind == "LI":
+    if layer.kind == "LI" or layer.consts.get("readout", 0):
         return float(1 << (layer.state_bits - 1))
     if layer.graded:
         return float((1 << layer.out_bits) - 1)
@@ -64,18 +66,22 @@ def _recurrent_term(layer: IntLayer, y: np.ndarray) -> np.ndarray:
 
 
 def run_layer(layer: IntLayer, inp: np.ndarray, record: bool = False
-              ) -> tuple[np.ndarray, dict[str, np.ndarray]]:
-    """Step one neuron layer through time. `inp` is `(T, B, *shape)` in state units."""
+              ) -> tuple[np.ndarray, dict[str, np.ndarray], int]:
+    """Step one neuron layer through time. `inp` is `(T, B, *shape)` in state units.
+
+    Returns the outputs, the recorded states, and the number of updates with a non-zero state.
+    """
     steps = inp.shape[0]
     zeros = np.zeros(inp.shape[1:], inp.dtype)
     largest = value_bound(layer)
     outputs = np.zeros(inp.shape, np.int8 if largest <= 127 else exact_float(largest) or np.float64)
     names = {"IAF": ("v",), "LIF": ("m",), "SNU": ("s",), "SoftSNU": ("s",), "SRC": ("i", "h", "hs"),
-             "LI": ("v",)}[layer.kind]
+             "LI": ("v",), "CUBA": ("u", "v")}[layer.kind]
     records = {name: np.zeros_like(inp) for name in names} if record else {}
     a, c = layer.arrays, layer.consts
     state = [zeros.copy() for _ in names]
     y = zeros.copy()
+    active = 0
     for t in range(steps):
         if layer.kind == "IAF":
             state[0], y = kernels.iaf_step(state[0], inp[t], a["threshold"], c["spike"], c["reset"],
@@ -92,6 +98,12 @@ def run_layer(layer: IntLayer, inp: np.ndarray, record: bool = False
         elif layer.kind == "SRC":
             *state, y = kernels.src_step(*state, inp[t], a["cell_bias"], c, layer.tables["bound"],
                                          layer.tables["tanh"], layer.state_bits, layer.out_bits)
+        elif layer.kind == "CUBA":
+            state[0], state[1], y = kernels.cuba_step(state[0], state[1], inp[t], a["du"], a["dv"],
+                                                      a["bias"], a["vth"])
+            active += int(np.count_nonzero((state[0] != 0) | (state[1] != 0) | (y != 0)))
+            if c.get("readout", 0):
+                y = state[1]  # a compartment that never fires: its voltage is the output
         elif layer.kind == "LI":
             state[0] = kernels.li_step(state[0], inp[t], a["alpha"], layer.state_bits)
             y = state[0]
@@ -101,20 +113,30 @@ def run_layer(layer: IntLayer, inp: np.ndarray, record: bool = False
         for name, value in zip(names, state, strict=True):
             if record:
                 records[name][t] = value
-    return outputs, records
+    return outputs, records, active
 
 
 def simulate_program(program: Program, x: np.ndarray, record_states: bool = False,
                      record_layers: bool = False, event_driven: bool = False) -> SimulationResult:
-    """Run `program` on real-valued time-major input `x` `(T, B, *input_shape)`."""
+    """Run `program` on real-valued time-major input `x` `(T, B, *input_shape)`.
+
+    Targets whose layers deliver spikes a step late (Loihi) set settings["pipeline_delay"] = L;
+    the input is then followed by L zero steps so the last steps reach the output: the output
+    has T + L steps.
+    """
+    delay = int(program.settings.get("pipeline_delay", 0))
+    if delay:
+        x = np.concatenate([x, np.zeros((delay, *x.shape[1:]), dtype=x.dtype)])
     current = program.quantize_input(x)
     bound = float(1 << (program.input_bits - 1))
-    events, spikes, states, layer_outputs, synapses = {}, {}, {}, {}, {}
+    events, spikes, states, layer_outputs, synapses, active_updates = {}, {}, {}, {}, {}, {}
     for layer in program.layers:
         counts: list[SynapseCount] = []
         inp = _layer_input(layer, current, bound, event_driven, counts)
         bound = value_bound(layer)
-        current, recorded = run_layer(layer, inp, record_states)
+        current, recorded, active = run_layer(layer, inp, record_states)
+        if layer.kind == "CUBA":
+            active_updates[layer.name] = float(active)
         if layer.recurrent is not None:
             previous = np.concatenate([np.zeros_like(current[:1]), current[:-1]])
             counts.append(count_weighted_op(_recurrent_as_op(layer.recurrent), previous, bound))
@@ -133,4 +155,4 @@ def simulate_program(program: Program, x: np.ndarray, record_states: bool = Fals
     output = (flat * last.out_unit) if last.graded else flat
     graded = frozenset(layer.name for layer in program.layers if layer.graded)
     return SimulationResult(output.astype(np.float32), events, spikes, states, layer_outputs,
-                            synapses, graded)
+                            synapses, graded, active_updates)

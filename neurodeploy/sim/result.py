@@ -21,6 +21,8 @@ class SimulationResult:
         synapses: per neuron layer, the `SynapseCount` of each weighted op feeding it (integer
             engine only), totals over steps and samples.
         graded_layers: names of the neuron layers with graded outputs (SoftSNU, SRC, LI).
+        active_updates: per layer, neuron updates with a non-zero state (Loihi's "active"
+            updates), totals over steps and samples, where the engine counts them.
     """
 
     output: np.ndarray
@@ -30,6 +32,7 @@ class SimulationResult:
     layer_outputs: dict[str, np.ndarray] = field(default_factory=dict)
     synapses: dict[str, list] = field(default_factory=dict)
     graded_layers: frozenset[str] = frozenset()
+    active_updates: dict[str, float] = field(default_factory=dict)
 
     @property
     def total_spikes(self) -> float:

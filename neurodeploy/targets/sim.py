@@ -109,16 +109,16 @@ def map_program(program: Program, spec: CoreArraySpec, weight_bits: int) -> list
     return placements
 
 
-def cycle_model(program: Program, placements: list[LayerPlacement], result: SimulationResult,
+def cycle_model(program: Program, placements: list[dict], result: SimulationResult,
                 spec: CoreArraySpec) -> dict:
     """Cycles per time step and per inference (mean per sample) from the measured activity."""
     steps, batch = result.output.shape[:2]
     per_layer = {}
     for layer, placement in zip(program.layers, placements, strict=True):
         synops = sum(c.effective for c in result.synapses.get(layer.name, [])) / (steps * batch)
-        share = placement.neurons_per_core / max(layer.size, 1)
+        share = placement["neurons_per_core"] / max(layer.size, 1)
         per_layer[layer.name] = (synops * share * spec.cycles_per_synop
-                                 + placement.neurons_per_core * spec.cycles_per_neuron_update)
+                                 + placement["neurons_per_core"] * spec.cycles_per_neuron_update)
     per_step = sum(per_layer.values()) + spec.barrier_cycles
     total = per_step * steps
     return {"per_step": per_step, "total": total, "per_layer_per_step": per_layer,
@@ -126,8 +126,30 @@ def cycle_model(program: Program, placements: list[LayerPlacement], result: Simu
             "model": "layers in order per step, cores of a layer in parallel, then a barrier"}
 
 
-def describe(spec: CoreArraySpec) -> dict:
-    """The spec as plain data (for reports)."""
-    data = asdict(spec)
-    data["energy"] = {k: v for k, v in data["energy"].items() if k != "sources"}
-    return data
+def target():
+    """The `sim` Target."""
+    from neurodeploy.cost.energy import DigitalCoreEnergy
+    from neurodeploy.quant.quantize import QuantSpec, quantize
+    from neurodeploy.targets.registry import Target
+
+    spec = CoreArraySpec()
+
+    def lower(network, calibration, weight_bits: int, options: dict) -> Program:
+        if weight_bits > spec.max_weight_bits:
+            raise ResourceLimitError(f"target 'sim' stores at most {spec.max_weight_bits}-bit "
+                                     "weights")
+        quant = QuantSpec(weight_bits=weight_bits, **{"state_bits": spec.state_bits, **options})
+        return quantize(network, calibration, quant, "sim")
+
+    def place(program: Program) -> list[dict]:
+        return [asdict(p) for p in map_program(program, spec, program.settings["quant"]
+                                               ["weight_bits"])]
+
+    def energy(program: Program) -> DigitalCoreEnergy:
+        quant = program.settings["quant"]
+        return DigitalCoreEnergy(spec.energy, quant["weight_bits"], quant["activation_bits"])
+
+    return Target("sim", "generic digital neuromorphic core array", spec,
+                  ("IAF", "LIF", "SNU", "SoftSNU", "SRC", "LI"), lower, place, energy,
+                  lambda program, placements, result: cycle_model(program, placements, result,
+                                                                  spec))
