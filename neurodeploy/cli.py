@@ -101,9 +101,12 @@ def targets(as_json: bool) -> None:
 @click.option("--timesteps", type=int, default=None, help="Steps to encode static input into.")
 @click.option("--encoding", type=click.Choice(["rate", "latency", "direct"]), default="rate",
               show_default=True, help="Encoding of static input.")
+@click.option("--rtl", type=click.Choice(["iverilog", "verilator"]), default=None,
+              help="fpga: run the emitted RTL testbench in this simulator instead of the golden "
+                   "model.")
 @friendly_errors
 def simulate(model: Path, input_path: Path, output: Path | None, timesteps: int | None,
-             encoding: str, **how) -> None:
+             encoding: str, rtl: str | None, **how) -> None:
     """Simulate MODEL (.pt, .nir, an OUT/ directory of `convert`, or a netx .net) on an input.
 
     A model runs on the float reference; a converted program (or a .net file, rebuilt from the
@@ -115,7 +118,13 @@ def simulate(model: Path, input_path: Path, output: Path | None, timesteps: int 
     from neurodeploy.quant.program import Program
     from neurodeploy.simulation import simulate as run
 
-    if model.is_dir():
+    if model.is_dir() and (model / "fpga.json").exists():
+        from neurodeploy.targets.fpga import target as fpga
+
+        subject = fpga.load(model)
+    elif rtl is not None:
+        raise_usage("--rtl needs an OUT/ directory written by convert --target fpga")
+    elif model.is_dir():
         subject = Program.load(model)
     elif model.suffix == ".net":
         from neurodeploy.targets.loihi.netx import read_netx
@@ -124,7 +133,15 @@ def simulate(model: Path, input_path: Path, output: Path | None, timesteps: int 
     else:
         subject = _load_model(model, how)
     data = load_data(input_path, subject.input_shape, timesteps, encoding)
-    result = run(subject, data.x)
+    if rtl is not None:
+        from neurodeploy.sim.result import SimulationResult
+        from neurodeploy.targets.fpga.cosim import run_rtl
+
+        values, cycles = run_rtl(subject, model, subject.quantize_input(data.x), rtl)
+        result = SimulationResult(subject.dequantize(values), {}, {})
+        click.echo(f"{rtl}: {cycles} cycles")
+    else:
+        result = run(subject, data.x)
     steps, batch = result.output.shape[:2]
     click.echo(f"simulated {batch} samples x {steps} steps; spikes per sample "
                f"{result.total_spikes / batch:.1f}")
@@ -143,12 +160,15 @@ def simulate(model: Path, input_path: Path, output: Path | None, timesteps: int 
               help="Output directory (default: <model stem>-<target>/).")
 @click.option("--data", type=click.Path(path_type=Path), help="Calibration/evaluation .npz.")
 @click.option("--timesteps", type=int, default=None, help="Steps to encode static data into.")
-@click.option("--weight-bits", type=int, default=8, show_default=True)
+@click.option("--weight-bits", type=int, default=None,
+              help="Weight bits (default 8); for fpga the data-path width (default 16).")
+@click.option("--lanes", type=int, default=4, show_default=True, help="fpga: MAC lanes.")
 @model_options
 @click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
 @friendly_errors
 def convert(model: Path, target: str, output: Path | None, data: Path | None,
-            timesteps: int | None, weight_bits: int, as_json: bool, **how) -> None:
+            timesteps: int | None, weight_bits: int | None, lanes: int, as_json: bool,
+            **how) -> None:
     """Convert MODEL for a target; writes OUT/ with model.nir, the program, reports.
 
     MODEL may also be a ReLU ANN (.onnx, or a .pt with ReLU layers): it is converted to a
@@ -168,7 +188,8 @@ def convert(model: Path, target: str, output: Path | None, data: Path | None,
             raise_usage("convert needs --data D.npz to calibrate the quantization")
         dataset = load_data(data, network.input_shape, timesteps)
         x, y = dataset.x, dataset.y
-    report = deploy(network, target, out, x, y, weight_bits)
+    bits = weight_bits or (16 if target == "fpga" else 8)
+    report = deploy(network, target, out, x, y, bits, lanes)
     if as_json:
         click.echo(json.dumps(report, indent=1, sort_keys=True))
         return
@@ -177,9 +198,11 @@ def convert(model: Path, target: str, output: Path | None, data: Path | None,
         accuracy = report["accuracy"]
         click.echo(f"accuracy: float {100 * accuracy['float']:.2f} %, quantized "
                    f"{100 * accuracy['quantized']:.2f} % ({accuracy['delta_pp']:+.2f} pp)")
+    place = (f"{report['mapping']['cores_used']} cores" if "mapping" in report else
+             f"{report['resources']['dsp']} DSPs")
     click.echo(f"per sample: {report['spikes']['total']:.0f} spikes, "
                f"{report['synops']['total']:.0f} synops, {report['energy']['total_pj'] / 1e6:.3f} uJ, "
-               f"{report['cycles']['total']:.0f} cycles, {report['mapping']['cores_used']} cores")
+               f"{report['cycles']['total']:.0f} cycles, {place}")
 
 
 @main.command()

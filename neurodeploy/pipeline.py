@@ -44,10 +44,20 @@ def convert(network: object, target: str = "sim", data: np.ndarray | None = None
 
 
 def deploy(network: ir.Network, target: str, out: Path, data_x: np.ndarray | None,
-           labels: np.ndarray | None, weight_bits: int = 8) -> dict:
-    """Convert and write OUT/: model.nir, program.{json,npz,nir}, mapping.json, report.{json,md}."""
+           labels: np.ndarray | None, weight_bits: int = 8, lanes: int = 4) -> dict:
+    """Convert and write OUT/: model.nir, program.{json,npz,nir}, mapping.json, report.{json,md},
+    and the target's artifacts (fpga: rtl/, tb/, mem/, fpga.{json,npz})."""
     from neurodeploy.report.build import build_report
     from neurodeploy.report.markdown import render_markdown
+
+    if target == "fpga":
+        from neurodeploy.targets.fpga.target import deploy_fpga
+
+        if data_x is None:
+            raise UnsupportedModelError("the fpga target needs --data to choose its formats")
+        with atomic_directory(Path(out)) as staging:
+            return deploy_fpga(network, staging, check_input(data_x, network.input_shape), labels,
+                               weight_bits, lanes)
 
     program = convert(network, target, data_x, weight_bits)
     chosen = get_target(target)

@@ -28,9 +28,18 @@ def simulate(model: object, x: np.ndarray, record_states: bool = False,
     from pathlib import Path
 
     from neurodeploy.quant.program import Program
+    from neurodeploy.targets.fpga.compile import FpgaProgram
 
-    if isinstance(model, str | Path) and Path(model).is_dir():
+    if isinstance(model, str | Path) and (Path(model) / "fpga.json").exists():
+        from neurodeploy.targets.fpga.target import load as load_fpga
+
+        model = load_fpga(Path(model))
+    elif isinstance(model, str | Path) and Path(model).is_dir():
         model = Program.load(model)
+    if isinstance(model, FpgaProgram):
+        from neurodeploy.targets.fpga.target import simulate as simulate_fpga
+
+        return simulate_fpga(model, check_input(x, model.input_shape))
     if isinstance(model, Program):
         from neurodeploy.sim.int_engine import simulate_program
 

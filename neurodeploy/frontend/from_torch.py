@@ -72,17 +72,27 @@ def node_from_module(module: nn.Module) -> ir.nodes.Node:
                       module.z, module.zs_hyp, module.zs_dep, module.bias_max)
     if isinstance(module, ndnn.LI):
         return ir.LI(_array(module.alpha))
+    if isinstance(module, nn.GRU | ndnn.GRU):
+        cell = module.cell if isinstance(module, ndnn.GRU) else module
+        if cell.num_layers != 1 or cell.bidirectional or cell.batch_first or not cell.bias:
+            raise UnsupportedModelError("GRU layers must be single-layer, unidirectional, "
+                                        "time-major (batch_first=False) and have biases")
+        return ir.GRU(_array(cell.weight_ih_l0), _array(cell.weight_hh_l0), _array(cell.bias_ih_l0),
+                      _array(cell.bias_hh_l0))
     if isinstance(module, nn.ReLU):
         raise UnsupportedModelError(
             "ReLU is an ANN activation: convert the ANN with `neurodeploy ann2snn` first")
     raise UnsupportedModelError(
         f"unsupported layer {type(module).__module__}.{type(module).__name__}: supported are "
-        "Linear, Conv2d, AvgPool2d, Flatten and neurodeploy.nn IAF, LIF, SNU, SoftSNU, SRC, LI")
+        "Linear, Conv2d, AvgPool2d, Flatten, GRU and neurodeploy.nn IAF, LIF, SNU, SoftSNU, SRC, "
+        "LI")
 
 
 def _infer_input_shape(first: nn.Module) -> tuple[int, ...] | None:
     if isinstance(first, nn.Linear):
         return (first.in_features,)
+    if isinstance(first, nn.GRU):
+        return (first.input_size,)
     return None
 
 
@@ -94,6 +104,9 @@ def network_from_torch(
     `input_shape` is the per-step sample shape; it is inferred for networks that start with a
     Linear layer, read from `neurodeploy.nn.Sequential(..., input_shape=...)`, or must be given.
     """
+    if isinstance(module, nn.GRU | ndnn.GRU):  # a bare GRU is a one-layer network
+        node = node_from_module(module)
+        return ir.Network([ir.Layer("0", node)], (node.weight_ih.shape[1],))
     if isinstance(module, ndnn.NeuronLayer):
         raise UnsupportedModelError("a bare neuron layer is not a network: wrap it in nn.Sequential")
     if not isinstance(module, nn.Sequential):

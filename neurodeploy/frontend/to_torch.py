@@ -61,6 +61,12 @@ def module_from_node(node: ir.nodes.Node) -> nn.Module:
         return layer
     if isinstance(node, ir.LI):
         return ndnn.LI(_tensor(node.alpha))
+    if isinstance(node, ir.GRU):
+        layer = ndnn.GRU(node.weight_ih.shape[1], node.weight_hh.shape[1])
+        with torch.no_grad():
+            for name in ("weight_ih", "weight_hh", "bias_ih", "bias_hh"):
+                getattr(layer.cell, f"{name}_l0").copy_(_tensor(getattr(node, name)))
+        return layer.eval()
     raise TypeError(f"no torch module for {type(node).__name__}")
 
 

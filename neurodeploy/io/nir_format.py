@@ -108,6 +108,8 @@ def network_to_nir(network: ir.Network) -> nir.NIRGraph:
     edges: list[tuple[str, str]] = []
     previous = INPUT
     for layer in network.layers:
+        if isinstance(layer.node, ir.GRU):
+            raise UnsupportedModelError(f"layer '{layer.name}' is a GRU, which NIR cannot express")
         if ir.is_neuron(layer.node):
             shape = network.output_shape_of(layer.name)
             nodes[layer.name] = _neuron_to_nir(layer.node, shape)

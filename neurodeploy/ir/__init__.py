@@ -2,6 +2,7 @@
 
 from neurodeploy.ir.network import Network
 from neurodeploy.ir.nodes import (
+    GRU,
     IAF,
     LI,
     LIF,
@@ -17,5 +18,5 @@ from neurodeploy.ir.nodes import (
     neuron_kind,
 )
 
-__all__ = ["IAF", "LI", "LIF", "SNU", "SRC", "Affine", "AvgPool2d", "Conv2d", "Flatten", "Layer", "SumPool2d",
-           "Network", "is_neuron", "neuron_kind"]
+__all__ = ["GRU", "IAF", "LI", "LIF", "SNU", "SRC", "Affine", "AvgPool2d", "Conv2d", "Flatten",
+           "Layer", "SumPool2d", "Network", "is_neuron", "neuron_kind"]

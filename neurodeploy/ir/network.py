@@ -32,7 +32,7 @@ class Network:
     def _infer_shapes(self) -> list[tuple[int, ...]]:
         shapes, shape = [], self.input_shape
         for layer in self.layers:
-            if not is_neuron(layer.node):
+            if hasattr(layer.node, "output_shape"):
                 try:
                     shape = layer.node.output_shape(shape)
                 except ValueError as exc:

@@ -150,10 +150,26 @@ class LI:
     graded = True
 
 
+@dataclass(eq=False)
+class GRU:
+    """Gated recurrent unit with its own input weights; update: `neurodeploy.nn.GRU`."""
+
+    weight_ih: np.ndarray  # (3H, F), gates r, z, n
+    weight_hh: np.ndarray  # (3H, H)
+    bias_ih: np.ndarray
+    bias_hh: np.ndarray
+    graded = True
+
+    def output_shape(self, input_shape: tuple[int, ...]) -> tuple[int, ...]:
+        if input_shape != (self.weight_ih.shape[1],):
+            raise ValueError(f"GRU expects input ({self.weight_ih.shape[1]},), got {input_shape}")
+        return (self.weight_hh.shape[1],)
+
+
 SynapseNode = Affine | Conv2d | AvgPool2d | SumPool2d | Flatten
-NeuronNode = IAF | LIF | SNU | SRC | LI
+NeuronNode = IAF | LIF | SNU | SRC | LI | GRU
 Node = SynapseNode | NeuronNode
-NEURON_TYPES = (IAF, LIF, SNU, SRC, LI)
+NEURON_TYPES = (IAF, LIF, SNU, SRC, LI, GRU)
 
 
 def is_neuron(node: Node) -> bool:

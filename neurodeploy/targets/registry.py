@@ -33,14 +33,15 @@ class Target:
 
 
 MODULES = {"sim": "neurodeploy.targets.sim", "loihi": "neurodeploy.targets.loihi.target"}
-PLANNED = {
-    "akida": "Akida-style event-based layers + NP map",
-    "fpga": "FPGA GRU/SRC pipeline: Verilog + testbench",
-}
+PLANNED = {"akida": "Akida-style event-based layers + NP map"}
 
 
 def get_target(name: str) -> Target:
     """The Target called `name`, or a NeurodeployError naming the available ones."""
+    if name == "fpga":
+        raise UnsupportedModelError("the fpga target compiles its own datapath: use "
+                                    "neurodeploy convert --target fpga, or "
+                                    "neurodeploy.targets.fpga.compile.compile_network")
     if name in MODULES:
         return import_module(MODULES[name]).target()
     if name in PLANNED:
@@ -55,6 +56,8 @@ def describe_targets() -> list[dict[str, str]]:
     rows = [{"name": "sim", "status": "available", "description": "generic digital neuromorphic "
              "core array (bit-accurate golden model, mapping, cycle model)"},
             {"name": "loihi", "status": "available", "description": "Loihi-style CUBA cores: "
-             "Lava-exact arithmetic, netx HDF5 + core map, energy"}]
+             "Lava-exact arithmetic, netx HDF5 + core map, energy"},
+            {"name": "fpga", "status": "available", "description": "microcoded fixed-point GRU / "
+             "SRC datapath: Verilog + testbench, co-simulated in Icarus and Verilator"}]
     rows += [{"name": n, "status": "planned", "description": d} for n, d in PLANNED.items()]
     return rows

@@ -1,0 +1,1 @@
+"""The FPGA target: a microcoded fixed-point vector datapath for GRU and SRC networks."""

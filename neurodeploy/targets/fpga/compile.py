@@ -1,0 +1,276 @@
+"""Network -> FpgaProgram: vectors placed in V, weights quantized per tensor, shared tables.
+
+Formats: every activation and state shares one signed Qm.n data format (DW bits; m from the
+calibrated range of all values the datapath holds, including gate pre-activations); each weight
+matrix has its own Qm.n (the largest m that fits it); biases live in the accumulator's format;
+multiplicative constants (decays, SRC's r and rs) get as many fraction bits as the 18-bit
+constant field allows (at most 14). Nonlinearities are tables over [-R, R) (R = 8 for sigmoid,
+4 for tanh, 16 for SRC's rho tanh(x / rho)) sampled at bin centres, at most 4,096 entries (fewer
+when the data format has fewer fraction bits), indexed by an arithmetic shift of the input.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from neurodeploy import ir
+from neurodeploy.errors import UnsupportedModelError
+from neurodeploy.sim.float_engine import simulate_network
+from neurodeploy.targets.fpga.isa import Instr, Memories
+
+CONST_FIELD_BITS = 18
+MAX_CONST_FRACTION = 14
+TABLE_ENTRIES = 4096
+
+
+def _round(x) -> np.ndarray:
+    return np.floor(np.asarray(x, dtype=np.float64) + 0.5).astype(np.int64)
+
+
+def _sigmoid(x: np.ndarray) -> np.ndarray:
+    return 1.0 / (1.0 + np.exp(-x))
+
+
+@dataclass(eq=False)
+class FpgaProgram:
+    """Instructions, memory contents and formats of one network on the datapath."""
+
+    instructions: list[Instr]
+    memories: Memories
+    frac: int
+    input_size: int
+    output_size: int
+    lanes: int
+    clock_hz: float
+    formats: dict = field(default_factory=dict)
+    tables: dict = field(default_factory=dict)
+
+    @property
+    def data_bits(self) -> int:
+        return self.memories.data_bits
+
+    @property
+    def input_shape(self) -> tuple[int, ...]:
+        return (self.input_size,)
+
+    def quantize_input(self, x: np.ndarray) -> np.ndarray:
+        limit = 1 << (self.data_bits - 1)
+        return np.clip(_round(np.asarray(x, np.float64) * 2.0 ** self.frac), -limit, limit - 1)
+
+    def dequantize(self, values: np.ndarray) -> np.ndarray:
+        return (np.asarray(values, np.float64) / 2.0 ** self.frac).astype(np.float32)
+
+
+class _Builder:
+    """Allocates vectors, ROM words, biases and tables while emitting instructions."""
+
+    def __init__(self, bits: int, frac: int, lanes: int) -> None:
+        self.bits, self.frac, self.lanes = bits, frac, lanes
+        self.code: list[Instr] = []
+        self.words = 0
+        self.weight_words = 0
+        self.matrices: dict[int, np.ndarray] = {}
+        self.bias: list[np.ndarray] = []
+        self.bias_words = 0
+        self.luts: list[np.ndarray] = []
+        self.lut_words = 0
+        self.tables: dict[str, dict] = {}
+        self.formats: dict[str, str] = {}
+
+    def vector(self, size: int) -> int:
+        address = self.words
+        self.words += size
+        if self.words > 4096:
+            raise UnsupportedModelError("the network needs more than 4,096 vector words")
+        return address
+
+    def _bias_rom(self, values: np.ndarray) -> int:
+        address = self.bias_words
+        self.bias.append(np.asarray(values, np.int64))
+        self.bias_words += len(values)
+        return address
+
+    def matvec(self, name: str, dst: int, src: int, weight: np.ndarray, bias: np.ndarray | None):
+        rows, cols = weight.shape
+        largest = float(np.abs(weight).max())
+        integer_bits = max(0, math.floor(math.log2(largest)) + 1) if largest > 0 else 0
+        wfrac = self.bits - 1 - integer_bits
+        qmax = (1 << (self.bits - 1)) - 1
+        matrix = np.clip(_round(weight * 2.0 ** wfrac), -qmax - 1, qmax)
+        accumulator = np.zeros(rows) if bias is None else bias
+        bias_base = self._bias_rom(_round(np.asarray(accumulator) * 2.0 ** (wfrac + self.frac)))
+        base = self.weight_words
+        self.matrices[base] = matrix
+        self.weight_words += math.ceil(rows / self.lanes) * cols
+        self.formats[name] = f"Q{self.bits - wfrac}.{wfrac}"
+        self.code.append(Instr("MV", dst=dst, a=src, n=rows, m=cols, base=base, bias=bias_base,
+                               shift=wfrac))
+
+    def constant(self, value: float) -> tuple[int, int]:
+        """(integer, fraction bits) of a multiplicative constant for MULC."""
+        top = (1 << (CONST_FIELD_BITS - 1)) - 1
+        frac = MAX_CONST_FRACTION if value == 0 else min(
+            MAX_CONST_FRACTION, math.floor(math.log2(top / abs(value))))
+        return int(_round(value * 2.0 ** frac)), frac
+
+    def mulc(self, dst: int, src: int, n: int, value: float) -> None:
+        integer, frac = self.constant(value)
+        self.code.append(Instr("MULC", dst=dst, a=src, n=n, const=integer, shift=frac))
+
+    def table(self, name: str, function, radius: float) -> dict:
+        """A shared table of `function` over [-radius, radius) for data-format inputs."""
+        if name in self.tables:
+            return self.tables[name]
+        per_unit = min(TABLE_ENTRIES / (2 * radius), 2.0 ** self.frac)
+        shift = int(round(self.frac - math.log2(per_unit)))
+        size = int(2 * radius * per_unit)
+        step = 1.0 / per_unit
+        centres = -radius + step * (np.arange(size) + 0.5)
+        limit = 1 << (self.bits - 1)
+        values = np.clip(_round(function(centres) * 2.0 ** self.frac), -limit, limit - 1)
+        entry = {"base": self.lut_words, "size": size, "shift": shift, "offset": size // 2,
+                 "radius": radius}
+        self.luts.append(values)
+        self.lut_words += size
+        self.tables[name] = entry
+        return entry
+
+    def lut(self, dst: int, src: int, n: int, table: dict) -> None:
+        self.code.append(Instr("LUT", dst=dst, a=src, n=n, base=table["base"], bias=table["size"],
+                               shift=table["shift"], const=table["offset"]))
+
+    def emit(self, op: str, dst: int = 0, a: int = 0, b: int = 0, n: int = 0, **fields) -> None:
+        self.code.append(Instr(op, dst=dst, a=a, b=b, n=n, **fields))
+
+    def memories(self) -> Memories:
+        return Memories(self.matrices, np.concatenate(self.bias or [np.zeros(0, np.int64)]),
+                        np.concatenate(self.luts or [np.zeros(0, np.int64)]), self.bits,
+                        max(self.words, 1))
+
+
+def _gru(builder: _Builder, node: ir.GRU, x: int, name: str) -> tuple[int, int]:
+    hidden = node.weight_hh.shape[1]
+    gx, gh = builder.vector(3 * hidden), builder.vector(3 * hidden)
+    h, r, z, n, t = (builder.vector(hidden) for _ in range(5))
+    builder.matvec(f"{name}.weight_ih", gx, x, node.weight_ih, node.bias_ih)
+    builder.matvec(f"{name}.weight_hh", gh, h, node.weight_hh, node.bias_hh)
+    sigmoid = builder.table("sigmoid", _sigmoid, 8.0)
+    tanh = builder.table("tanh", np.tanh, 4.0)
+    builder.emit("ADD", t, gx, gh, hidden)
+    builder.lut(r, t, hidden, sigmoid)
+    builder.emit("ADD", t, gx + hidden, gh + hidden, hidden)
+    builder.lut(z, t, hidden, sigmoid)
+    builder.emit("MUL", t, r, gh + 2 * hidden, hidden, shift=builder.frac)
+    builder.emit("ADD", t, gx + 2 * hidden, t, hidden)
+    builder.lut(n, t, hidden, tanh)
+    builder.emit("SUB", t, h, n, hidden)  # h = n + z (h - n)  ==  (1 - z) n + z h
+    builder.emit("MUL", t, z, t, hidden, shift=builder.frac)
+    builder.emit("ADD", h, n, t, hidden)
+    return h, hidden
+
+
+def _src(builder: _Builder, node: ir.SRC, current: int, size: int) -> int:
+    if node.z != 0:
+        raise UnsupportedModelError("the fpga target runs SRC cells with z = 0 (the paper's value)")
+    one = 1 << builder.frac
+    i, h, hs, zs, x, t, u, out = (builder.vector(size) for _ in range(8))
+    builder.mulc(i, i, size, node.alpha)
+    builder.emit("ADD", i, i, current, size)
+    bound = builder.table(f"rho_tanh_{node.rho}", lambda v: node.rho * np.tanh(v / node.rho), 16.0)
+    builder.lut(x, i, size, bound)
+    zs_hyp = int(_round(node.zs_hyp * one))
+    zs_dep = int(_round(node.zs_dep * one))
+    builder.emit("SELGT", zs, h, n=size, const=one >> 1, const2=zs_dep, const3=zs_hyp)
+    builder.mulc(t, h, size, node.r)
+    builder.emit("ADD", t, x, t, size)
+    builder.mulc(u, hs, size, node.rs)
+    builder.emit("ADD", t, t, u, size)
+    cell_bias = builder._bias_rom(_round(np.minimum(node.bias, node.bias_max) * one))
+    builder.emit("ADDC", t, t, n=size, bias=cell_bias)
+    builder.lut(u, t, size, builder.table("tanh", np.tanh, 4.0))  # u = h[t]
+    builder.emit("SUB", t, hs, h, size)  # hs = h[t-1] + zs (hs - h[t-1])
+    builder.emit("MUL", t, zs, t, size, shift=builder.frac)
+    builder.emit("ADD", hs, h, t, size)
+    builder.emit("COPY", h, u, n=size)
+    builder.emit("RELU", out, h, n=size)
+    return out
+
+
+def _leaky_integrator(builder: _Builder, node: ir.LI, current: int, size: int) -> int:
+    alpha = np.unique(np.asarray(node.alpha, np.float64))
+    if alpha.size != 1:
+        raise UnsupportedModelError("the fpga target needs one alpha per leaky-integrator layer")
+    v = builder.vector(size)
+    builder.mulc(v, v, size, float(alpha[0]))
+    builder.emit("ADD", v, v, current, size)
+    return v
+
+
+def calibrated_integer_bits(network: ir.Network, x: np.ndarray, bits: int) -> int:
+    """Integer bits (with sign) of the shared data format, from everything the datapath holds."""
+    result = simulate_network(network, x, record_states=True, record_layers=True)
+    values = [np.abs(x).max(initial=0.0)]
+    values += [np.abs(v).max(initial=0.0) for v in result.layer_outputs.values()]
+    for states in result.states.values():
+        values += [np.abs(v).max(initial=0.0) for v in states.values()]
+    previous = x
+    for layer in network.layers:
+        node = layer.node
+        if isinstance(node, ir.GRU):  # gate pre-activations
+            h = result.layer_outputs[layer.name]
+            h_prev = np.concatenate([np.zeros_like(h[:1]), h[:-1]])
+            gx = previous @ node.weight_ih.T + node.bias_ih
+            gh = h_prev @ node.weight_hh.T + node.bias_hh
+            values += [np.abs(gx).max(), np.abs(gh).max(), np.abs(gx + gh).max()]
+        if isinstance(node, ir.SRC):
+            states = result.states[layer.name]
+            h_prev = np.concatenate([np.zeros_like(states["h"][:1]), states["h"][:-1]])
+            hs_prev = np.concatenate([np.zeros_like(states["hs"][:1]), states["hs"][:-1]])
+            argument = (node.rho * np.tanh(states["i"] / node.rho) + node.r * h_prev
+                        + node.rs * hs_prev + np.minimum(node.bias, node.bias_max))
+            values.append(np.abs(argument).max())
+        previous = result.layer_outputs[layer.name]
+    largest = float(max(values)) * 1.25
+    needed = max(1, math.ceil(math.log2(largest))) + 1 if largest > 0 else 2
+    return int(min(max(needed, 2), bits - 2))
+
+
+def compile_network(network: ir.Network, x: np.ndarray, bits: int = 16, lanes: int = 4,
+                    clock_hz: float = 200e6) -> FpgaProgram:
+    """Compile a chain of Linear, GRU, SRC and LI layers for the datapath."""
+    if not 8 <= bits <= 16:
+        raise UnsupportedModelError(f"fpga data width must be 8..16 bits, got {bits}")
+    if len(network.input_shape) != 1:
+        raise UnsupportedModelError("the fpga target takes 1-D input per step")
+    frac = bits - calibrated_integer_bits(network, x, bits)
+    builder = _Builder(bits, frac, lanes)
+    size = network.input_shape[0]
+    current = builder.vector(size)
+    builder.emit("IN", current, n=size)
+    for layer in network.layers:
+        node = layer.node
+        if isinstance(node, ir.Affine):
+            out = builder.vector(node.weight.shape[0])
+            builder.matvec(f"{layer.name}.weight", out, current, node.weight, node.bias)
+            current, size = out, node.weight.shape[0]
+        elif isinstance(node, ir.Flatten):
+            continue
+        elif isinstance(node, ir.GRU):
+            current, size = _gru(builder, node, current, layer.name)
+        elif isinstance(node, ir.SRC):
+            current = _src(builder, node, current, size)
+        elif isinstance(node, ir.LI):
+            current = _leaky_integrator(builder, node, current, size)
+        else:
+            kind = ir.neuron_kind(node) if ir.is_neuron(node) else type(node).__name__
+            raise UnsupportedModelError(
+                f"layer '{layer.name}' is a {kind}; the fpga target runs GRU, SRC and LI layers "
+                "with Linear layers between them (use --target sim or loihi for spiking layers)")
+    builder.emit("OUT", a=current, n=size)
+    builder.emit("END")
+    formats = {"data": f"Q{bits - frac}.{frac}", **builder.formats}
+    return FpgaProgram(builder.code, builder.memories(), frac, network.input_shape[0], size,
+                       lanes, clock_hz, formats, builder.tables)

@@ -1,0 +1,57 @@
+"""Co-simulation: run the emitted testbench in Icarus Verilog or Verilator and read its outputs."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import tempfile
+from pathlib import Path
+
+import numpy as np
+
+from neurodeploy.errors import NeurodeployError
+from neurodeploy.targets.fpga.compile import FpgaProgram
+from neurodeploy.targets.fpga.verilog import write_inputs
+
+SIMULATORS = ("iverilog", "verilator")
+
+
+def _run(command: list[str], cwd: Path, what: str) -> str:
+    try:
+        done = subprocess.run(command, cwd=cwd, capture_output=True, text=True, timeout=3600)
+    except FileNotFoundError:
+        raise NeurodeployError(f"{command[0]} is not installed; apt-get install iverilog "
+                               "verilator") from None
+    if done.returncode != 0:
+        tail = (done.stderr or done.stdout).strip().splitlines()[-1:] or ["no output"]
+        raise NeurodeployError(f"{what} failed: {tail[0][:200]}")
+    return done.stdout
+
+
+def run_rtl(program: FpgaProgram, design: Path, x_int: np.ndarray, simulator: str
+            ) -> tuple[np.ndarray, int]:
+    """Integer outputs `(T, B, n_out)` of the RTL in `design` (rtl/, tb/, mem/) and its cycles."""
+    if simulator not in SIMULATORS:
+        raise NeurodeployError(f"unknown simulator {simulator!r}: use iverilog or verilator")
+    with tempfile.TemporaryDirectory(prefix="nd-rtl-") as scratch:
+        work = Path(scratch)
+        shutil.copytree(design / "mem", work / "mem")
+        write_inputs(program, x_int, work / "mem")
+        sources = [str(design / "rtl" / "engine.v"), str(design / "tb" / "tb.v")]
+        if simulator == "iverilog":
+            _run(["iverilog", "-g2005", "-o", "sim.vvp", "-s", "tb", *sources], work,
+                 "iverilog compilation")
+            log = _run(["vvp", "-n", "sim.vvp"], work, "iverilog simulation")
+        else:
+            _run(["verilator", "--binary", "-Wno-fatal", "-Wno-lint", "-Wno-style", "--top-module",
+                  "tb", "-o", "Vtb", "--Mdir", "obj", *sources], work, "verilator build")
+            log = _run([str(work / "obj" / "Vtb")], work, "verilator simulation")
+        lines = (work / "output.txt").read_text().split()
+    steps, batch = x_int.shape[:2]
+    values = np.array([int(v) for v in lines], dtype=np.int64)
+    if values.size != steps * batch * program.output_size:
+        raise NeurodeployError(f"the RTL wrote {values.size} outputs, expected "
+                               f"{steps * batch * program.output_size}")
+    cycles = int(next((line.split()[1] for line in log.splitlines() if line.startswith("cycles")),
+                      "0"))
+    return values.reshape(batch, steps, program.output_size).transpose(1, 0, 2), cycles
