@@ -35,8 +35,10 @@ def convert(network: object, target: str = "sim", data: np.ndarray | None = None
     unsupported = {ir.neuron_kind(layer.node) for layer in network.neuron_layers} - set(
         chosen.neuron_kinds)
     if unsupported:
+        others = "--target sim runs every kind" + (
+            ", --target fpga runs SRC" if "SRC" in unsupported else "")
         raise UnsupportedModelError(f"target '{target}' cannot run {sorted(unsupported)} neurons;"
-                                    " --target sim runs every kind")
+                                    f" {others}")
     x = check_input(data, network.input_shape)
     program = chosen.lower(network, calibrate(network, x), weight_bits, options)
     program.settings["mapping"] = chosen.place(program)
