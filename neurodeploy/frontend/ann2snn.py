@@ -307,29 +307,3 @@ def _accuracy_report(ann: nn.Sequential, normalised: nn.Sequential, snn: ndnn.Se
     return {"ann_accuracy": ann_accuracy, "snn_accuracy": curve["converted"][at],
             "plain_accuracy": curve["plain"][at], "curve": curve,
             "delta_pp": 100 * (curve["converted"][at] - ann_accuracy)}
-
-
-def plot_curve(report: dict, path: Path) -> None:
-    """PNG: SNN accuracy against timesteps, plain and converted, with the ANN line."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    curve = report["curve"]
-    figure, axis = plt.subplots(figsize=(6, 4), dpi=100)
-    axis.plot(curve["timesteps"], [100 * a for a in curve["plain"]], "s--",
-              label="plain sinabs.from_model")
-    axis.plot(curve["timesteps"], [100 * a for a in curve["converted"]], "o-",
-              label="normalised + balanced")
-    axis.axhline(100 * report["ann_accuracy"], color="grey", linestyle=":", label="ANN")
-    axis.set_xscale("log", base=2)
-    axis.set_xticks(curve["timesteps"], [str(t) for t in curve["timesteps"]])
-    axis.set_xlabel("timesteps")
-    axis.set_ylabel("accuracy (%)")
-    axis.set_title(f"{report['spike']}-spike IAF, {report['encoding']} input")
-    axis.grid(alpha=0.3)
-    axis.legend()
-    figure.tight_layout()
-    figure.savefig(path, metadata={"Software": None})
-    plt.close(figure)

@@ -7,8 +7,19 @@ from pathlib import Path
 
 import torch
 
-from neurodeploy.frontend.ann2snn import Conversion, plot_curve
+from neurodeploy.frontend.ann2snn import Conversion
 from neurodeploy.io.nir_format import write_network
+from neurodeploy.report.plotting import line_plot
+
+
+def plot_curve(report: dict, path: Path) -> None:
+    """PNG: SNN accuracy against timesteps, plain and converted, with the ANN line."""
+    curve = report["curve"]
+    line_plot(path, curve["timesteps"],
+              {"plain sinabs.from_model": ([100 * a for a in curve["plain"]], "s--"),
+               "normalised + balanced": ([100 * a for a in curve["converted"]], "o-")},
+              ("ANN", 100 * report["ann_accuracy"]), "timesteps", "accuracy (%)",
+              f"{report['spike']}-spike IAF, {report['encoding']} input", log2_x=True)
 
 
 def conversion_markdown(report: dict) -> str:

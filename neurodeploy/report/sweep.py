@@ -11,6 +11,7 @@ from neurodeploy import ir
 from neurodeploy.cost.model import cost_report
 from neurodeploy.pipeline import convert
 from neurodeploy.report.build import layer_agreement, layer_delays
+from neurodeploy.report.plotting import line_plot
 from neurodeploy.sim.float_engine import simulate_network
 from neurodeploy.sim.int_engine import simulate_program
 from neurodeploy.targets.registry import get_target
@@ -65,25 +66,10 @@ def sweep_markdown(sweep: dict) -> str:
 
 def plot_sweep(sweep: dict, path: Path) -> None:
     """PNG: accuracy (or output agreement) against weight bits, with the float line."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    widths = [row["weight_bits"] for row in sweep["rows"]]
     labelled = sweep["float_accuracy"] is not None
     values = [100 * (row["accuracy"] if labelled else row["identical_output_fraction"])
               for row in sweep["rows"]]
-    figure, axis = plt.subplots(figsize=(6, 4), dpi=100)
-    axis.plot(widths, values, "o-", label="quantized")
-    if labelled:
-        axis.axhline(100 * sweep["float_accuracy"], color="grey", linestyle="--", label="float")
-    axis.set_xlabel("weight bits")
-    axis.set_ylabel("accuracy (%)" if labelled else "outputs identical to float (%)")
-    axis.set_xticks(widths)
-    axis.set_title(f"target {sweep['target']}")
-    axis.grid(alpha=0.3)
-    axis.legend()
-    figure.tight_layout()
-    figure.savefig(path, metadata={"Software": None})
-    plt.close(figure)
+    line_plot(path, [row["weight_bits"] for row in sweep["rows"]], {"quantized": (values, "o-")},
+              ("float", 100 * sweep["float_accuracy"]) if labelled else None, "weight bits",
+              "accuracy (%)" if labelled else "outputs identical to float (%)",
+              f"target {sweep['target']}")
