@@ -163,12 +163,13 @@ def simulate(model: Path, input_path: Path, output: Path | None, timesteps: int 
 @click.option("--weight-bits", type=int, default=None,
               help="Weight bits (default 8); for fpga the data-path width (default 16).")
 @click.option("--lanes", type=int, default=4, show_default=True, help="fpga: MAC lanes.")
+@click.option("--multi-chip", is_flag=True, help="loihi: spread a network over several chips.")
 @model_options
 @click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
 @friendly_errors
 def convert(model: Path, target: str, output: Path | None, data: Path | None,
-            timesteps: int | None, weight_bits: int | None, lanes: int, as_json: bool,
-            **how) -> None:
+            timesteps: int | None, weight_bits: int | None, lanes: int, multi_chip: bool,
+            as_json: bool, **how) -> None:
     """Convert MODEL for a target; writes OUT/ with model.nir, the program, reports.
 
     MODEL may also be a ReLU ANN (.onnx, or a .pt with ReLU layers): it is converted to a
@@ -189,7 +190,8 @@ def convert(model: Path, target: str, output: Path | None, data: Path | None,
         dataset = load_data(data, network.input_shape, timesteps)
         x, y = dataset.x, dataset.y
     bits = weight_bits or (16 if target == "fpga" else 8)
-    report = deploy(network, target, out, x, y, bits, lanes)
+    options = {"multi_chip": True} if multi_chip else {}
+    report = deploy(network, target, out, x, y, bits, lanes, options)
     if as_json:
         click.echo(json.dumps(report, indent=1, sort_keys=True))
         return

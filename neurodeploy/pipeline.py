@@ -46,7 +46,8 @@ def convert(network: object, target: str = "sim", data: np.ndarray | None = None
 
 
 def deploy(network: ir.Network, target: str, out: Path, data_x: np.ndarray | None,
-           labels: np.ndarray | None, weight_bits: int = 8, lanes: int = 4) -> dict:
+           labels: np.ndarray | None, weight_bits: int = 8, lanes: int = 4,
+           options: dict | None = None) -> dict:
     """Convert and write OUT/: model.nir, program.{json,npz,nir}, mapping.json, report.{json,md},
     and the target's artifacts (fpga: rtl/, tb/, mem/, fpga.{json,npz})."""
     from neurodeploy.report.build import build_report
@@ -61,7 +62,7 @@ def deploy(network: ir.Network, target: str, out: Path, data_x: np.ndarray | Non
             return deploy_fpga(network, staging, check_input(data_x, network.input_shape), labels,
                                weight_bits, lanes)
 
-    program = convert(network, target, data_x, weight_bits)
+    program = convert(network, target, data_x, weight_bits, **(options or {}))
     chosen = get_target(target)
     report = build_report(network, program, data_x, labels)
     with atomic_directory(Path(out)) as staging:

@@ -146,10 +146,23 @@ def test_cli_convert_and_cosimulate(tmp_path):
         assert np.array_equal(a["output"], b["output"])
 
 
-def test_spiking_layers_are_refused():
+def test_other_spiking_layers_are_refused():
     net = torch.nn.Sequential(torch.nn.Linear(4, 3), ndnn.IAF())
     with pytest.raises(NeurodeployError, match="--target sim or loihi"):
         compile_network(nd.load(net), np.zeros((2, 1, 4), np.float32))
+
+
+def test_lif_networks_run_on_the_datapath(digits_test, tmp_path):
+    x, y = digits_test
+    network = nd.load(model_path("lif"))
+    program = compile_network(network, x, bits=16, lanes=8)
+    fixed, reference = nd.simulate(program, x), nd.simulate(network, x)
+    assert np.mean(fixed.output == reference.output) > 0.99  # spikes: 1.0 or 0.0
+    assert abs(fixed.accuracy(y) - reference.accuracy(y)) <= 0.01
+    write_rtl(program, tmp_path)
+    x_int = program.quantize_input(x[:, :2])
+    rtl, _ = run_rtl(program, tmp_path, x_int, "iverilog")
+    assert np.array_equal(rtl, run(program.instructions, program.memories, x_int))
 
 
 def test_cycle_model_scales_with_lanes(gru_design):

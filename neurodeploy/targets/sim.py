@@ -138,6 +138,8 @@ def target():
         if weight_bits > spec.max_weight_bits:
             raise ResourceLimitError(f"target 'sim' stores at most {spec.max_weight_bits}-bit "
                                      "weights")
+        if "multi_chip" in options:
+            raise ResourceLimitError("--multi-chip is a loihi option")
         quant = QuantSpec(weight_bits=weight_bits, **{"state_bits": spec.state_bits, **options})
         return quantize(network, calibration, quant, "sim")
 

@@ -199,6 +199,35 @@ def _src(builder: _Builder, node: ir.SRC, current: int, size: int) -> int:
     return out
 
 
+def _scalar(values: np.ndarray, what: str) -> float:
+    unique = np.unique(np.asarray(values, np.float64))
+    if unique.size != 1:
+        raise UnsupportedModelError(f"the fpga target needs one {what} per layer")
+    return float(unique[0])
+
+
+def _lif(builder: _Builder, node: ir.LIF, current: int, size: int) -> int:
+    """snnTorch's Leaky with its reset delay; spikes are 1.0 in the data format."""
+    if not node.reset_delay:
+        raise UnsupportedModelError("the fpga target runs LIF layers with reset_delay=True")
+    one = 1 << builder.frac
+    theta = int(_round(_scalar(node.threshold, "threshold") * one))
+    beta = _scalar(np.clip(node.beta, 0, 1), "beta")
+    m, reset, spikes = builder.vector(size), builder.vector(size), builder.vector(size)
+    if node.reset == "subtract":  # m = beta m + I - [m > theta] theta
+        builder.emit("SELGT", reset, m, n=size, const=theta, const2=theta, const3=0)
+        builder.mulc(m, m, size, beta)
+        builder.emit("ADD", m, m, current, size)
+        builder.emit("SUB", m, m, reset, size)
+    else:  # m = beta (1 - [m > theta]) m + I
+        builder.emit("SELGT", reset, m, n=size, const=theta, const2=0, const3=one)
+        builder.emit("MUL", m, m, reset, size, shift=builder.frac)
+        builder.mulc(m, m, size, beta)
+        builder.emit("ADD", m, m, current, size)
+    builder.emit("SELGT", spikes, m, n=size, const=theta, const2=one, const3=0)
+    return spikes
+
+
 def _leaky_integrator(builder: _Builder, node: ir.LI, current: int, size: int) -> int:
     alpha = np.unique(np.asarray(node.alpha, np.float64))
     if alpha.size != 1:
@@ -240,7 +269,7 @@ def calibrated_integer_bits(network: ir.Network, x: np.ndarray, bits: int) -> in
 
 def compile_network(network: ir.Network, x: np.ndarray, bits: int = 16, lanes: int = 4,
                     clock_hz: float = 200e6) -> FpgaProgram:
-    """Compile a chain of Linear, GRU, SRC and LI layers for the datapath."""
+    """Compile a chain of Linear, GRU, SRC, LIF and LI layers for the datapath."""
     if not 8 <= bits <= 16:
         raise UnsupportedModelError(f"fpga data width must be 8..16 bits, got {bits}")
     if len(network.input_shape) != 1:
@@ -264,11 +293,13 @@ def compile_network(network: ir.Network, x: np.ndarray, bits: int = 16, lanes: i
             current = _src(builder, node, current, size)
         elif isinstance(node, ir.LI):
             current = _leaky_integrator(builder, node, current, size)
+        elif isinstance(node, ir.LIF):
+            current = _lif(builder, node, current, size)
         else:
             kind = ir.neuron_kind(node) if ir.is_neuron(node) else type(node).__name__
             raise UnsupportedModelError(
-                f"layer '{layer.name}' is a {kind}; the fpga target runs GRU, SRC and LI layers "
-                "with Linear layers between them (use --target sim or loihi for spiking layers)")
+                f"layer '{layer.name}' is a {kind}; the fpga target runs GRU, SRC, LIF and LI "
+                "layers with Linear layers between them (use --target sim or loihi for it)")
     builder.emit("OUT", a=current, n=size)
     builder.emit("END")
     formats = {"data": f"Q{bits - frac}.{frac}", **builder.formats}
