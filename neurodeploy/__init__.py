@@ -25,11 +25,15 @@ _LAZY = {
     "convert": "neurodeploy.pipeline",
     "Program": "neurodeploy.quant.program",
     "ann2snn": "neurodeploy.frontend.ann2snn",
+    "to_torch": "neurodeploy.frontend.to_torch",
 }
 __all__ = ["NeurodeployError", "__version__", *_LAZY]
 
 
+_RENAMED = {"to_torch": "torch_from_network"}
+
+
 def __getattr__(name: str):
     if name in _LAZY:
-        return getattr(import_module(_LAZY[name]), name)
+        return getattr(import_module(_LAZY[name]), _RENAMED.get(name, name))
     raise AttributeError(f"module 'neurodeploy' has no attribute {name!r}")

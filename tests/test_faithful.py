@@ -97,3 +97,13 @@ def test_lif_decays_travel_as_standard_nir_time_constants(tmp_path):
     # forward Euler at dt = 1: v <- (1 - 1/tau) v + (r/tau) I  ==  0.75 v + I
     np.testing.assert_allclose(1 - 1 / node.tau, 0.75, rtol=1e-6)
     np.testing.assert_allclose(node.r / node.tau, 1.0, rtol=1e-6)
+
+
+def test_network_back_to_torch_and_summary(digits_test):
+    network = nd.load(model_path("snu"))
+    model = nd.to_torch(network)
+    x = digits_test[0][:, :20]
+    with torch.no_grad():
+        assert np.array_equal(model(torch.as_tensor(x)).numpy(), nd.simulate(network, x).output)
+    lines = network.summary().splitlines()
+    assert len(lines) == 4 and "SNU" in lines[1] and "(10,)" in lines[3]

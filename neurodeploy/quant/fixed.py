@@ -34,11 +34,6 @@ def saturate(x: np.ndarray, bits: int) -> np.ndarray:
     return np.minimum(np.maximum(x, -limit), limit - 1)
 
 
-def saturate_unsigned(x: np.ndarray, bits: int) -> np.ndarray:
-    """Clip to the unsigned range of `bits`: [0, 2^bits - 1]."""
-    return np.clip(x, 0, (1 << bits) - 1)
-
-
 def quantize_multiplier(value: float, bits: int = 12) -> int:
     """round(value * 2^bits): a Q0.bits fixed-point factor (decays, gates)."""
     return int(np.round(value * (1 << bits)))
