@@ -211,3 +211,24 @@ def test_convert_a_sinabs_file_for_the_sim_target(tmp_path):
     assert result.exit_code == 0, result.output
     assert "warning: sinabs's exporter does not record the spike function" in result.stderr
     assert (out / "program.npz").exists() and (out / "report.json").exists()
+
+
+def test_cuba_lif_travels_as_plain_nir_cubalif(tmp_path):
+    torch.manual_seed(9)
+    net = torch.nn.Sequential(torch.nn.Linear(6, 5), ndnn.CubaLIF(alpha=0.6, beta=0.85),
+                              torch.nn.Linear(5, 3), ndnn.CubaLIF())
+    with torch.no_grad():
+        net[0].weight.mul_(3.0)
+    x = (torch.rand(30, 4, 6, generator=torch.Generator().manual_seed(1)) < 0.4).float()
+    with torch.no_grad():
+        expected = net(x).numpy()
+    nd.save_nir(net, tmp_path / "cuba.nir")
+    graph = nir.read(str(tmp_path / "cuba.nir"))
+    assert type(graph.nodes["1"]).__name__ == "CubaLIF"
+    for node in graph.nodes.values():  # drop neurodeploy's metadata: plain NIR must suffice
+        node.metadata = {}
+    graph.metadata = {}
+    nir.write(str(tmp_path / "plain.nir"), graph)
+    literal = nd.load(tmp_path / "plain.nir", dialect="nir")
+    assert int((nd.simulate(literal, x.numpy()).output != expected).sum()) == 0
+    assert expected.sum() > 0

@@ -145,3 +145,12 @@ def test_src_step(i, h, hs, inp, bias, z):
 def test_li_step(v, inp, alpha):
     got = kernels.li_step(arr(v), arr(inp), arr(alpha), BITS)
     assert int(got[0]) == ref_sat(ref_round_shift(v * alpha, 12) + inp)
+
+
+@given(states, states, inputs, q12, q12, thresholds)
+def test_cuba_lif_step(i, v, inp, alpha, beta, theta):
+    got = kernels.cuba_lif_step(arr(i), arr(v), arr(inp), arr(alpha), arr(beta), arr(theta), BITS)
+    i = ref_sat(ref_round_shift(i * alpha, 12) + inp)
+    v = ref_sat(ref_round_shift(v * beta, 12) + i)
+    s = 1 if v > theta else 0
+    assert tuple(int(g[0]) for g in got) == (i, 0 if s else v, s)

@@ -174,3 +174,19 @@ def test_sequential_runs_convolutions_time_major():
                             input_shape=(1, 5, 5))
     out = model(torch.rand(4, 3, 1, 5, 5))
     assert out.shape == (4, 3, 18)
+
+
+def test_cuba_lif_matches_equation():
+    x = _inputs()
+    out, states = ndnn.CubaLIF(alpha=0.6, beta=0.8, threshold=1.0).run(x)
+    for b in range(x.shape[1]):
+        for n in range(x.shape[2]):
+            i = v = np.float32(0.0)
+            for t in range(x.shape[0]):
+                i = np.float32(0.6) * i + np.float32(x[t, b, n].item())
+                v = np.float32(0.8) * v + i
+                s = 1.0 if v > 1.0 else 0.0
+                v = np.float32(0.0) if s else v
+                assert abs(states["i"][t, b, n].item() - i) < 1e-5
+                assert abs(states["v"][t, b, n].item() - v) < 1e-5
+                assert out[t, b, n].item() == s

@@ -142,3 +142,26 @@ def test_mapping_splits_large_layers_and_limits_chips():
         nd.convert(huge, target="loihi", data=x)
     spread = nd.convert(huge, target="loihi", data=x, multi_chip=True)
     assert spread.settings["mapping"][0]["chips"] == [0, 1]
+
+
+def test_cuba_lif_maps_onto_loihi_current_decay(tmp_path):
+    torch.manual_seed(0)
+    net = torch.nn.Sequential(torch.nn.Linear(64, 40, bias=False), ndnn.CubaLIF(alpha=0.5, beta=0.9),
+                              torch.nn.Linear(40, 10, bias=False), ndnn.CubaLIF(alpha=0.5))
+    with torch.no_grad():
+        net[0].weight.mul_(2.0)
+        net[2].weight.mul_(2.0)
+    torch.save(net, tmp_path / "cuba.pt")
+    with np.load(DATA) as data:
+        x = data["x"][:, :100].astype(np.float32)
+    program = nd.convert(nd.load(tmp_path / "cuba.pt"), target="loihi", data=x)
+    assert program.settings["approximations"] == []
+    out = nd.simulate(program, x).output[2:22]
+    assert np.mean(out == nd.simulate(net, x).output) > 0.9
+    from neurodeploy.targets.loihi.netx import write_netx
+
+    write_netx(program, tmp_path / "model.net")
+    with h5py.File(tmp_path / "model.net", "r") as f:
+        assert int(f["layer/1/neuron/iDecay"][()]) == 2048
+    assert np.array_equal(nd.simulate(read_netx(tmp_path / "model.net"), x).output,
+                          nd.simulate(program, x).output)

@@ -48,8 +48,8 @@ class OperationEnergy:
 
 #: per neuron kind: (state words, multiplies by a decay or gate, table lookups, adds)
 NEURON_OPERATIONS = {
-    "IAF": (1, 0, 0, 2), "LIF": (1, 1, 0, 3), "SNU": (1, 1, 0, 3), "SoftSNU": (1, 2, 1, 3),
-    "SRC": (3, 5, 2, 6), "LI": (1, 1, 0, 1),
+    "IAF": (1, 0, 0, 2), "LIF": (1, 1, 0, 3), "CubaLIF": (2, 2, 0, 3), "SNU": (1, 1, 0, 3),
+    "SoftSNU": (1, 2, 1, 3), "SRC": (3, 5, 2, 6), "LI": (1, 1, 0, 1),
 }
 
 

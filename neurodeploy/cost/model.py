@@ -40,7 +40,7 @@ def _memory_bytes(layer, weight_bits: int) -> dict[str, int]:
     weights = sum(op.weight.size for op in layer.ops if op.weight is not None)
     if layer.recurrent is not None:
         weights += layer.recurrent.size
-    states = {"SRC": 3}.get(layer.kind, 1) * layer.size
+    states = {"SRC": 3, "CubaLIF": 2, "CUBA": 2}.get(layer.kind, 1) * layer.size
     tables = sum(t.values.size for t in layer.tables.values())
     return {"weights": math.ceil(weights * weight_bits / 8),
             "states": math.ceil(states * layer.state_bits / 8),

@@ -44,6 +44,8 @@ def module_from_node(node: ir.nodes.Node) -> nn.Module:
         return ndnn.IAF(_tensor(node.threshold), node.spike, node.reset, min_v, node.strict)
     if isinstance(node, ir.LIF):
         return ndnn.LIF(_tensor(node.beta), _tensor(node.threshold), node.reset, node.reset_delay)
+    if isinstance(node, ir.CubaLIF):
+        return ndnn.CubaLIF(_tensor(node.alpha), _tensor(node.beta), _tensor(node.threshold))
     if isinstance(node, ir.SNU):
         cls = ndnn.SoftSNU if node.soft else ndnn.SNU
         layer = cls(node.bias.shape, recurrent=node.recurrent is not None)

@@ -18,7 +18,7 @@ from neurodeploy.errors import InvalidFileError, UnsupportedModelError
 ALLOWED_CLASSES: tuple[type, ...] = (
     nn.Sequential, nn.Linear, nn.Conv2d, nn.AvgPool2d, nn.Flatten, nn.Identity, nn.Dropout, nn.ReLU,
     nn.BatchNorm1d, nn.BatchNorm2d, nn.GRU, ndnn.GRU,
-    ndnn.Sequential, ndnn.IAF, ndnn.LIF, ndnn.SNU, ndnn.SoftSNU, ndnn.SRC, ndnn.LI,
+    ndnn.Sequential, ndnn.IAF, ndnn.CubaLIF, ndnn.LIF, ndnn.SNU, ndnn.SoftSNU, ndnn.SRC, ndnn.LI,
     set,
 )
 

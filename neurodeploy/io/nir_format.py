@@ -21,7 +21,7 @@ from neurodeploy.io.dialects import Dialect, announce, detect_producer, resolve_
 
 PRODUCER = "neurodeploy"
 READABLE_TYPES = ("Input", "Output", "Affine", "Linear", "Conv2d", "AvgPool2d", "SumPool2d",
-                  "Flatten", "IF", "LIF", "LI")
+                  "Flatten", "IF", "LIF", "CubaLIF", "LI")
 INPUT, OUTPUT = "input", "output"
 
 
@@ -60,6 +60,14 @@ def _neuron_to_nir(node: ir.nodes.NeuronNode, shape: tuple[int, ...]) -> nir.NIR
                 "reset_delay": int(node.reset_delay)}
         return nir.LIF(tau=tau, r=tau, v_leak=zeros, v_threshold=meta["threshold"], v_reset=zeros,
                        metadata={PRODUCER: meta})
+    if isinstance(node, ir.CubaLIF):  # exact in plain NIR: w_in = tau_syn, r = tau_mem (dt = 1)
+        alpha, beta = _per_neuron(node.alpha, shape), _per_neuron(node.beta, shape)
+        tau_syn, tau_mem = _tau(alpha), _tau(beta)
+        meta = {"neuron": kind, "alpha": alpha, "beta": beta,
+                "threshold": _per_neuron(node.threshold, shape)}
+        return nir.CubaLIF(tau_syn=tau_syn, tau_mem=tau_mem, r=tau_mem, v_leak=zeros,
+                           v_threshold=meta["threshold"], v_reset=zeros, w_in=tau_syn,
+                           metadata={PRODUCER: meta})
     if isinstance(node, ir.SNU):
         decay, bias = _per_neuron(node.decay, shape), _per_neuron(node.bias, shape)
         tau = _tau(decay)
@@ -180,6 +188,8 @@ def _neuron_from_nir(name: str, node: nir.NIRNode, recurrent: np.ndarray | None,
     if kind == "LIF":
         return ir.LIF(_f32(meta["beta"]), _f32(meta["threshold"]), _text(meta["reset"]),
                       bool(meta.get("reset_delay", 1))), None
+    if kind == "CubaLIF":
+        return ir.CubaLIF(_f32(meta["alpha"]), _f32(meta["beta"]), _f32(meta["threshold"])), None
     if kind in ("SNU", "SoftSNU"):
         return ir.SNU(_f32(meta["decay"]), _f32(meta["bias"]), recurrent,
                       soft=kind == "SoftSNU"), None
@@ -221,6 +231,15 @@ def _foreign_neuron(name: str, node: nir.NIRNode, dialect: Dialect
         raise UnsupportedModelError(
             f"node '{name}' is a {type(node).__name__}; the sinabs dialect reads IF nodes only "
             "(sinabs LIF decays exponentially and spikes several times per step)")
+    if isinstance(node, nir.CubaLIF):
+        if dialect.name != "nir":
+            raise UnsupportedModelError(f"node '{name}' is a CubaLIF; read it with --dialect nir")
+        tau_syn = np.asarray(node.tau_syn, dtype=np.float64)
+        tau_mem = np.asarray(node.tau_mem, dtype=np.float64)
+        gain = (np.asarray(node.w_in, np.float64) * dialect.dt / tau_syn) * (r * dialect.dt / tau_mem)
+        return ir.CubaLIF((1.0 - dialect.dt / tau_syn).astype(np.float32),
+                          (1.0 - dialect.dt / tau_mem).astype(np.float32),
+                          _f32(node.v_threshold)), gain
     tau = np.asarray(node.tau, dtype=np.float64)
     decay = (1.0 - dialect.dt / tau).astype(np.float32)
     gain = r * dialect.dt / tau
@@ -278,7 +297,7 @@ def _synapse_from_nir(node: nir.NIRNode) -> ir.nodes.SynapseNode:
     raise UnsupportedModelError(f"NIR node {type(node).__name__} is not supported here")
 
 
-NEURON_NIR_TYPES = (nir.IF, nir.LIF, nir.LI)
+NEURON_NIR_TYPES = (nir.IF, nir.LIF, nir.CubaLIF, nir.LI)
 
 
 def network_from_nir(graph: nir.NIRGraph, dialect: Dialect | None = None) -> ir.Network:

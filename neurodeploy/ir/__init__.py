@@ -11,6 +11,7 @@ from neurodeploy.ir.nodes import (
     Affine,
     AvgPool2d,
     Conv2d,
+    CubaLIF,
     Flatten,
     Layer,
     SumPool2d,
@@ -18,5 +19,5 @@ from neurodeploy.ir.nodes import (
     neuron_kind,
 )
 
-__all__ = ["GRU", "IAF", "LI", "LIF", "SNU", "SRC", "Affine", "AvgPool2d", "Conv2d", "Flatten",
+__all__ = ["CubaLIF", "GRU", "IAF", "LI", "LIF", "SNU", "SRC", "Affine", "AvgPool2d", "Conv2d", "Flatten",
            "Layer", "SumPool2d", "Network", "is_neuron", "neuron_kind"]

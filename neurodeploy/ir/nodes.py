@@ -113,6 +113,16 @@ class LIF:
 
 
 @dataclass(eq=False)
+class CubaLIF:
+    """Current-based LIF neuron; update: `neurodeploy.nn.CubaLIF`."""
+
+    alpha: np.ndarray
+    beta: np.ndarray
+    threshold: np.ndarray
+    graded = False
+
+
+@dataclass(eq=False)
 class SNU:
     """Spiking Neural Unit (soft=True: sSNU with sigmoid output); update: `neurodeploy.nn.SNU`."""
 
@@ -167,9 +177,9 @@ class GRU:
 
 
 SynapseNode = Affine | Conv2d | AvgPool2d | SumPool2d | Flatten
-NeuronNode = IAF | LIF | SNU | SRC | LI | GRU
+NeuronNode = IAF | LIF | CubaLIF | SNU | SRC | LI | GRU
 Node = SynapseNode | NeuronNode
-NEURON_TYPES = (IAF, LIF, SNU, SRC, LI, GRU)
+NEURON_TYPES = (IAF, LIF, CubaLIF, SNU, SRC, LI, GRU)
 
 
 def is_neuron(node: Node) -> bool:

@@ -1,6 +1,7 @@
 """Trainable time-major neuron layers: input and output are `(T, B, ...)`."""
 
 from neurodeploy.nn.base import NeuronLayer
+from neurodeploy.nn.cuba import CubaLIF
 from neurodeploy.nn.gru import GRU
 from neurodeploy.nn.iaf import IAF
 from neurodeploy.nn.lif import LIF
@@ -9,5 +10,5 @@ from neurodeploy.nn.sequential import Sequential
 from neurodeploy.nn.snu import SNU, SoftSNU
 from neurodeploy.nn.src import SRC
 
-__all__ = ["GRU", "IAF", "LI", "LIF", "SNU", "SRC", "NeuronLayer", "Sequential", "SoftSNU",
+__all__ = ["CubaLIF", "GRU", "IAF", "LI", "LIF", "SNU", "SRC", "NeuronLayer", "Sequential", "SoftSNU",
            "src_readout_weights"]

@@ -10,7 +10,8 @@ from neurodeploy import ir
 from neurodeploy.sim.float_engine import simulate_network
 
 #: the state of each neuron kind that lives in the layer's state units (input-current units)
-UNIT_STATES = {"IAF": "v", "LIF": "m", "SNU": "s", "SoftSNU": "s", "SRC": "i", "LI": "v"}
+UNIT_STATES = {"IAF": ("v",), "LIF": ("m",), "CubaLIF": ("i", "v"), "SNU": ("s",),
+               "SoftSNU": ("s",), "SRC": ("i",), "LI": ("v",), "GRU": ("h",)}
 
 
 @dataclass(eq=False)
@@ -28,7 +29,8 @@ def calibrate(network: ir.Network, x: np.ndarray, max_samples: int = 256) -> Cal
     result = simulate_network(network, sample, record_states=True)
     state_max = {}
     for layer in network.neuron_layers:
-        values = result.states[layer.name][UNIT_STATES[ir.neuron_kind(layer.node)]]
-        state_max[layer.name] = np.abs(values).max(axis=(0, 1))
+        states = result.states[layer.name]
+        state_max[layer.name] = np.max([np.abs(states[name]).max(axis=(0, 1)) for name in
+                                        UNIT_STATES[ir.neuron_kind(layer.node)]], axis=0)
     return Calibration(state_max, float(np.abs(sample).max(initial=0.0)),
                        bool(np.all(sample == np.round(sample))))

@@ -218,8 +218,12 @@ class _StageQuantizer:
         def q12(value: np.ndarray) -> np.ndarray:
             return _round(per_neuron(value) * (1 << DECAY_BITS))
 
-        if isinstance(node, ir.IAF | ir.LIF):
+        if isinstance(node, ir.IAF | ir.LIF | ir.CubaLIF):
             layer.arrays["threshold"] = np.maximum(1, _round(per_neuron(node.threshold) / unit))
+        if isinstance(node, ir.CubaLIF):
+            layer.arrays["alpha"] = q12(np.clip(node.alpha, 0.0, 1.0))
+            layer.arrays["beta"] = q12(np.clip(node.beta, 0.0, 1.0))
+        if isinstance(node, ir.IAF | ir.LIF):
             layer.consts["reset"] = node.reset
         if isinstance(node, ir.IAF):
             layer.consts["spike"] = node.spike

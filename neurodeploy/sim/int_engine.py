@@ -76,7 +76,7 @@ def run_layer(layer: IntLayer, inp: np.ndarray, record: bool = False
     largest = value_bound(layer)
     outputs = np.zeros(inp.shape, np.int8 if largest <= 127 else exact_float(largest) or np.float64)
     names = {"IAF": ("v",), "LIF": ("m",), "SNU": ("s",), "SoftSNU": ("s",), "SRC": ("i", "h", "hs"),
-             "LI": ("v",), "CUBA": ("u", "v")}[layer.kind]
+             "LI": ("v",), "CUBA": ("u", "v"), "CubaLIF": ("i", "v")}[layer.kind]
     records = {name: np.zeros_like(inp) for name in names} if record else {}
     a, c = layer.arrays, layer.consts
     state = [zeros.copy() for _ in names]
@@ -98,6 +98,10 @@ def run_layer(layer: IntLayer, inp: np.ndarray, record: bool = False
         elif layer.kind == "SRC":
             *state, y = kernels.src_step(*state, inp[t], a["cell_bias"], c, layer.tables["bound"],
                                          layer.tables["tanh"], layer.state_bits, layer.out_bits)
+        elif layer.kind == "CubaLIF":
+            state[0], state[1], y = kernels.cuba_lif_step(state[0], state[1], inp[t], a["alpha"],
+                                                          a["beta"], a["threshold"],
+                                                          layer.state_bits)
         elif layer.kind == "CUBA":
             state[0], state[1], y = kernels.cuba_step(state[0], state[1], inp[t], a["du"], a["dv"],
                                                       a["bias"], a["vth"])

@@ -62,6 +62,17 @@ def lif_step(m: np.ndarray, inp: np.ndarray, beta: np.ndarray, threshold: np.nda
     return m, spikes
 
 
+def cuba_lif_step(i: np.ndarray, v: np.ndarray, inp: np.ndarray, alpha: np.ndarray,
+                  beta: np.ndarray, threshold: np.ndarray, state_bits: int
+                  ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """CubaLIF (`neurodeploy.nn.CubaLIF`): current decays and integrates, membrane decays and
+    integrates the current, fires (>) and resets to zero. Returns (i, v, spikes)."""
+    i = saturate(mul_frac(i, alpha, DECAY_BITS) + inp, state_bits)
+    v = saturate(mul_frac(v, beta, DECAY_BITS) + i, state_bits)
+    spikes = (v > threshold).astype(np.int64)
+    return i, np.where(spikes > 0, 0, v), spikes
+
+
 def snu_step(s: np.ndarray, y: np.ndarray, inp: np.ndarray, decay: np.ndarray,
              out_bias: np.ndarray, state_bits: int, soft: bool, out_bits: int,
              sigmoid: Table | None) -> tuple[np.ndarray, np.ndarray]:

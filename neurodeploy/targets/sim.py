@@ -152,6 +152,6 @@ def target():
         return DigitalCoreEnergy(spec.energy, quant["weight_bits"], quant["activation_bits"])
 
     return Target("sim", "generic digital neuromorphic core array", spec,
-                  ("IAF", "LIF", "SNU", "SoftSNU", "SRC", "LI"), lower, place, energy,
+                  ("IAF", "LIF", "CubaLIF", "SNU", "SoftSNU", "SRC", "LI"), lower, place, energy,
                   lambda program, placements, result: cycle_model(program, placements, result,
                                                                   spec))

@@ -3,7 +3,8 @@
 Per layer: integer weights W_int = round(W / s) with one scale s per layer (netx stores weights
 in the units of vThMant and bias); threshold mantissa vth = round(theta / s) (17-bit unsigned),
 bias mantissa round(b / s) (13-bit signed, exponent 6), current decay iDecay = 4096 (the input
-current lasts one step, as in the float neurons), voltage decay dv = round(4096 (1 - beta)).
+current lasts one step, as in the float neurons; round(4096 (1 - alpha)) for CubaLIF), voltage
+decay dv = round(4096 (1 - beta)).
 Each layer delivers its spikes one step late (Lava's Dense). Per-neuron thresholds are folded
 into each neuron's weights and bias (exact: the updates are positively homogeneous), since netx
 stores one threshold per layer.
@@ -46,6 +47,9 @@ def _neuron_parameters(node: ir.nodes.NeuronNode, name: str, last: bool
                        ) -> tuple[np.ndarray, float, bool, list[str]]:
     """(per-neuron threshold, voltage decay factor, readout?, approximations) of a layer."""
     notes = []
+    if isinstance(node, ir.CubaLIF):  # Loihi's own neuron: only rounding differs
+        return (np.asarray(node.threshold, np.float64),
+                _uniform(np.clip(node.beta, 0, 1), "beta", name), False, notes)
     if isinstance(node, ir.IAF):
         if node.reset == "subtract":
             notes.append(f"layer {name}: IAF reset by subtraction -> reset to zero")
@@ -139,6 +143,11 @@ def lower_to_loihi(network: ir.Network, calibration: Calibration, spec: LoihiSpe
         gain, threshold = _equalise(threshold, shape, name)
         real_weight = weighted.weight * gain.reshape(-1, *([1] * (weighted.weight.ndim - 1)))
         real_bias = None if weighted.bias is None else weighted.bias * gain
+        if real_bias is not None and isinstance(neuron.node, ir.CubaLIF) and np.any(real_bias):
+            # Loihi adds biases to the voltage, not the current: use the current's steady state
+            real_bias = real_bias / (1.0 - _uniform(np.clip(neuron.node.alpha, 0, 1), "alpha", name))
+            notes.append(f"layer {name}: CubaLIF bias enters the voltage as its steady-state "
+                         "current b / (1 - alpha), without the current's rise time")
         scale = float(np.abs(real_weight).max()) / qmax or 1.0
         if np.isfinite(threshold):
             scale = max(scale, threshold / vth_max)  # vThMant must fit 17 bits
@@ -163,7 +172,10 @@ def lower_to_loihi(network: ir.Network, calibration: Calibration, spec: LoihiSpe
         layer = IntLayer(name, "CUBA", tuple(shape), int_ops, unit, 0, np.zeros(shape, np.int64),
                          spec.state_bits, scale / 64.0 if readout else 1.0,
                          spec.state_bits if readout else 1)
-        layer.arrays.update({"du": np.full(shape, ONE - 1, np.int64),
+        current_decay = (_uniform(np.clip(neuron.node.alpha, 0, 1), "alpha", name)
+                         if isinstance(neuron.node, ir.CubaLIF) else 0.0)
+        du = int(_round(ONE * (1.0 - current_decay))) - 1
+        layer.arrays.update({"du": np.full(shape, du, np.int64),
                              "dv": np.full(shape, dv, np.int64),
                              "bias": bias_mant << spec.bias_exponent,
                              "vth": np.full(shape, vth, np.int64)})

@@ -157,7 +157,8 @@ def target():
     def static_pj(placements: list[dict], times: dict) -> float:
         return spec.static_power_w_per_chip * times["chips"] * times["latency_s"] * 1e12
 
-    return Target("loihi", "Loihi-style CUBA cores", spec, ("IAF", "LIF", "SNU", "LI"), lower,
+    return Target("loihi", "Loihi-style CUBA cores", spec, ("IAF", "LIF", "CubaLIF", "SNU", "LI"),
+                  lower,
                   lambda program: place(program, spec, program.settings.get("multi_chip", False)),
                   lambda program: LoihiEnergy(spec),
                   lambda program, placements, result: timing(program, placements, result, spec),
