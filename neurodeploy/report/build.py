@@ -45,6 +45,12 @@ def layer_agreement(float_result: SimulationResult, int_result: SimulationResult
     return agreement
 
 
+def accuracy_entry(float_accuracy: float, quantized_accuracy: float) -> dict:
+    """report["accuracy"]: float and quantized accuracy and their difference in points."""
+    return {"float": float_accuracy, "quantized": quantized_accuracy,
+            "delta_pp": 100 * (quantized_accuracy - float_accuracy)}
+
+
 def _finite(value: float) -> float | str:
     return value if np.isfinite(value) else ("inf" if value > 0 else "-inf")
 
@@ -58,7 +64,7 @@ def build_report(network: ir.Network, program: Program, x: np.ndarray,
     int_result = simulate_program(program, x, record_layers=True)
     energy = target.energy(program)
     costs = cost_report(program, int_result, energy, quant["weight_bits"])
-    placements = target.place(program)
+    placements = program.settings["mapping"]  # placed once, by convert
     cycles = target.timing(program, placements, int_result)
     static_pj = target.static_pj(placements, cycles) if target.static_pj else 0.0
     delays = layer_delays(program)
@@ -109,7 +115,6 @@ def build_report(network: ir.Network, program: Program, x: np.ndarray,
         "approximations": program.settings.get("approximations", []),
     }
     if labels is not None:
-        float_accuracy, quant_accuracy = float_result.accuracy(labels), int_result.accuracy(labels)
-        report["accuracy"] = {"float": float_accuracy, "quantized": quant_accuracy,
-                              "delta_pp": 100 * (quant_accuracy - float_accuracy)}
+        report["accuracy"] = accuracy_entry(float_result.accuracy(labels),
+                                            int_result.accuracy(labels))
     return report

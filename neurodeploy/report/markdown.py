@@ -13,6 +13,12 @@ def _num(value: float, digits: int = 1) -> str:
     return f"{value:,.{digits}f}"
 
 
+def accuracy_line(accuracy: dict, quantized_name: str = "quantized") -> list[str]:
+    """The bold accuracy sentence of a report (and a blank line)."""
+    return [f"**Accuracy**: float {100 * accuracy['float']:.2f} %, {quantized_name} "
+            f"{100 * accuracy['quantized']:.2f} % ({accuracy['delta_pp']:+.2f} pp).", ""]
+
+
 def render_markdown(report: dict) -> str:
     """The report as Markdown: summary, per-layer table, mapping, and where figures come from."""
     quant = report["quantization"]
@@ -22,9 +28,7 @@ def render_markdown(report: dict) -> str:
              f"{', powers of two' if quant['power_of_two'] else ''}), graded spikes "
              f"{quant['activation_bits']} bit, states {quant['state_bits']} bit.", ""]
     if "accuracy" in report:
-        acc = report["accuracy"]
-        lines += [f"**Accuracy**: float {100 * acc['float']:.2f} %, quantized "
-                  f"{100 * acc['quantized']:.2f} % ({acc['delta_pp']:+.2f} pp).", ""]
+        lines += accuracy_line(report["accuracy"])
     agreement = report["agreement"]
     lines += [f"Output identical to float in {100 * agreement['output_identical_fraction']:.2f} % "
               f"of values (SQNR {_num(agreement['output_sqnr_db'])} dB).", "",

@@ -15,6 +15,7 @@ from neurodeploy.quant.program import IntLayer, IntOp, Program
 from neurodeploy.sim import kernels
 from neurodeploy.sim.result import SimulationResult
 from neurodeploy.sim.synapses import affine, exact_float, output_bound, run_op
+from neurodeploy.sim.timeline import delayed
 
 
 def _layer_input(layer: IntLayer, x: np.ndarray, x_bound: float, event_driven: bool,
@@ -29,7 +30,7 @@ def _layer_input(layer: IntLayer, x: np.ndarray, x_bound: float, event_driven: b
     if tuple(acc.shape[2:]) != tuple(layer.shape):
         acc = acc.reshape(*acc.shape[:2], *layer.shape)
     if layer.consts.get("synaptic_delay", 0):  # Loihi's Dense delivers one step late
-        acc = np.concatenate([np.zeros_like(acc[:1]), acc[:-1]])
+        acc = delayed(acc)
     total = bound * 2.0 ** layer.input_shift + float(np.abs(layer.bias).max(initial=0))
     # float32 accumulators are proven < 2^24, so int32 holds them; numpy converts float -> int32
     # far faster than float -> int64.
@@ -60,8 +61,8 @@ def _recurrent_as_op(weight: np.ndarray) -> IntOp:
     return IntOp("affine", weight)
 
 
-def _recurrent_term(layer: IntLayer, y: np.ndarray) -> np.ndarray:
-    acc = affine(layer.recurrent, y, value_bound(layer)).astype(np.int64)
+def _recurrent_term(layer: IntLayer, y: np.ndarray, y_bound: float) -> np.ndarray:
+    acc = affine(layer.recurrent, y, y_bound).astype(np.int64)
     return shift_round(acc, -layer.recurrent_shift)
 
 
@@ -91,7 +92,8 @@ def run_layer(layer: IntLayer, inp: np.ndarray, record: bool = False
             state[0], y = kernels.lif_step(state[0], inp[t], a["beta"], a["threshold"], c["reset"],
                                            layer.state_bits, bool(c.get("reset_delay", 1)))
         elif layer.kind in ("SNU", "SoftSNU"):
-            drive = inp[t] if layer.recurrent is None else inp[t] + _recurrent_term(layer, y)
+            drive = inp[t] if layer.recurrent is None else inp[t] + _recurrent_term(layer, y,
+                                                                                    largest)
             state[0], y = kernels.snu_step(state[0], y, drive, a["decay"], a["out_bias"],
                                            layer.state_bits, layer.kind == "SoftSNU",
                                            layer.out_bits, layer.tables.get("sigmoid"))
@@ -142,8 +144,8 @@ def simulate_program(program: Program, x: np.ndarray, record_states: bool = Fals
         if layer.kind == "CUBA":
             active_updates[layer.name] = float(active)
         if layer.recurrent is not None:
-            previous = np.concatenate([np.zeros_like(current[:1]), current[:-1]])
-            counts.append(count_weighted_op(_recurrent_as_op(layer.recurrent), previous, bound))
+            counts.append(count_weighted_op(_recurrent_as_op(layer.recurrent), delayed(current),
+                                            bound))
         synapses[layer.name] = counts
         flat = current.reshape(*current.shape[:2], -1)
         events[layer.name] = (flat != 0).sum(axis=2)

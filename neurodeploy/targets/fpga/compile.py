@@ -19,6 +19,7 @@ import numpy as np
 from neurodeploy import ir
 from neurodeploy.errors import UnsupportedModelError
 from neurodeploy.sim.float_engine import simulate_network
+from neurodeploy.sim.timeline import delayed
 from neurodeploy.targets.fpga.isa import Instr, Memories
 
 CONST_FIELD_BITS = 18
@@ -250,16 +251,13 @@ def calibrated_integer_bits(network: ir.Network, x: np.ndarray, bits: int) -> in
         node = layer.node
         if isinstance(node, ir.GRU):  # gate pre-activations
             h = result.layer_outputs[layer.name]
-            h_prev = np.concatenate([np.zeros_like(h[:1]), h[:-1]])
             gx = previous @ node.weight_ih.T + node.bias_ih
-            gh = h_prev @ node.weight_hh.T + node.bias_hh
+            gh = delayed(h) @ node.weight_hh.T + node.bias_hh
             values += [np.abs(gx).max(), np.abs(gh).max(), np.abs(gx + gh).max()]
         if isinstance(node, ir.SRC):
             states = result.states[layer.name]
-            h_prev = np.concatenate([np.zeros_like(states["h"][:1]), states["h"][:-1]])
-            hs_prev = np.concatenate([np.zeros_like(states["hs"][:1]), states["hs"][:-1]])
-            argument = (node.rho * np.tanh(states["i"] / node.rho) + node.r * h_prev
-                        + node.rs * hs_prev + np.minimum(node.bias, node.bias_max))
+            argument = (node.rho * np.tanh(states["i"] / node.rho) + node.r * delayed(states["h"])
+                        + node.rs * delayed(states["hs"]) + np.minimum(node.bias, node.bias_max))
             values.append(np.abs(argument).max())
         previous = result.layer_outputs[layer.name]
     largest = float(max(values)) * 1.25

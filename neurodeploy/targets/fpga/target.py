@@ -101,7 +101,7 @@ def simulate(program: FpgaProgram, x: np.ndarray) -> SimulationResult:
 
 def build_report(network: ir.Network, program: FpgaProgram, x: np.ndarray,
                  labels: np.ndarray | None) -> dict:
-    from neurodeploy.report.build import sqnr_db
+    from neurodeploy.report.build import accuracy_entry, sqnr_db
     from neurodeploy.sim.float_engine import simulate_network
 
     reference = simulate_network(network, x)
@@ -137,23 +137,20 @@ def build_report(network: ir.Network, program: FpgaProgram, x: np.ndarray,
         "resources": resources(program),
     }
     if labels is not None:
-        report["accuracy"] = {"float": reference.accuracy(labels),
-                              "quantized": fixed.accuracy(labels)}
-        report["accuracy"]["delta_pp"] = 100 * (report["accuracy"]["quantized"]
-                                                - report["accuracy"]["float"])
+        report["accuracy"] = accuracy_entry(reference.accuracy(labels), fixed.accuracy(labels))
     return report
 
 
 def report_markdown(report: dict) -> str:
+    from neurodeploy.report.markdown import accuracy_line
+
     resources_ = report["resources"]
     lines = ["# neurodeploy report: target `fpga`", "",
              f"Data path {report['data_bits']} bits ({report['formats']['data']}), "
              f"{report['lanes']} MAC lanes; {report['samples']} samples x {report['timesteps']} "
              "steps.", ""]
     if "accuracy" in report:
-        acc = report["accuracy"]
-        lines += [f"**Accuracy**: float {100 * acc['float']:.2f} %, fixed point "
-                  f"{100 * acc['quantized']:.2f} % ({acc['delta_pp']:+.2f} pp).", ""]
+        lines += accuracy_line(report["accuracy"], "fixed point")
     agreement = report["agreement"]
     lines += [f"Output error against float: max {agreement['max_abs_error']:.5f}, at the last "
               f"step {agreement['final_step_max_abs_error']:.5f}; SQNR "
