@@ -221,7 +221,7 @@ def convert(model: Path, target: str, output: Path | None, data: Path | None,
 def report(model: Path, data: Path, target: str, bits: str, output: Path | None,
            timesteps: int | None, **how) -> None:
     """Sweep weight bit widths: accuracy, per-layer SQNR, spikes, energy; table + PNG plot."""
-    from neurodeploy.fsutil import atomic_directory
+    from neurodeploy.fsutil import atomic_directory, write_json
     from neurodeploy.io.data import load_data
     from neurodeploy.report.sweep import bit_sweep, plot_sweep, sweep_markdown
 
@@ -235,7 +235,7 @@ def report(model: Path, data: Path, target: str, bits: str, output: Path | None,
     with click.progressbar(length=len(widths), label="quantizing", file=sys.stderr) as bar:
         sweep = bit_sweep(network, dataset.x, dataset.y, target, widths, lambda: bar.update(1))
     with atomic_directory(out) as staging:
-        (staging / "sweep.json").write_text(json.dumps(sweep, indent=1, sort_keys=True) + "\n")
+        write_json(staging / "sweep.json", sweep)
         (staging / "sweep.md").write_text(sweep_markdown(sweep))
         plot_sweep(sweep, staging / "accuracy_vs_bits.png")
     click.echo(sweep_markdown(sweep))

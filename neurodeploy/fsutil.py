@@ -2,12 +2,18 @@
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+
+
+def write_json(path: Path, data: object) -> None:
+    """Write `data` as JSON with sorted keys: the same data always gives the same bytes."""
+    Path(path).write_text(json.dumps(data, indent=1, sort_keys=True) + "\n")
 
 
 @contextmanager

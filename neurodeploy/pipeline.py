@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import numpy as np
 
 from neurodeploy import ir
 from neurodeploy.errors import UnsupportedModelError
-from neurodeploy.fsutil import atomic_directory
+from neurodeploy.fsutil import atomic_directory, write_json
 from neurodeploy.io.nir_format import write_network
 from neurodeploy.quant.calibrate import calibrate
 from neurodeploy.quant.program import Program
@@ -71,9 +70,8 @@ def deploy(network: ir.Network, target: str, out: Path, data_x: np.ndarray | Non
         write_program_nir(program, staging / "program.nir")
         if chosen.emit is not None:
             chosen.emit(program, staging)
-        (staging / "mapping.json").write_text(
-            json.dumps(program.settings["mapping"], indent=1, sort_keys=True) + "\n")
-        (staging / "report.json").write_text(json.dumps(report, indent=1, sort_keys=True) + "\n")
+        write_json(staging / "mapping.json", program.settings["mapping"])
+        write_json(staging / "report.json", report)
         (staging / "report.md").write_text(render_markdown(report))
     return report
 

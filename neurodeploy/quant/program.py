@@ -16,6 +16,7 @@ from typing import Any
 import numpy as np
 
 from neurodeploy.errors import InvalidFileError
+from neurodeploy.fsutil import write_json
 from neurodeploy.io.npz import read_npz, write_npz
 from neurodeploy.quant.tables import Table
 
@@ -138,7 +139,7 @@ class Program:
         meta = {"format_version": FORMAT_VERSION, "target": self.target,
                 "input_shape": list(self.input_shape), "input_unit": self.input_unit,
                 "input_bits": self.input_bits, "settings": self.settings, "layers": layers}
-        (directory / "program.json").write_text(json.dumps(meta, indent=1, sort_keys=True) + "\n")
+        write_json(directory / "program.json", meta)
         write_npz(directory / "program.npz", arrays)
 
     @classmethod

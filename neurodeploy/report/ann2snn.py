@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import torch
 
 from neurodeploy.frontend.ann2snn import Conversion
+from neurodeploy.fsutil import write_json
 from neurodeploy.io.nir_format import write_network
 from neurodeploy.report.plotting import line_plot
 
@@ -55,7 +55,7 @@ def write_conversion(conversion: Conversion, directory: Path, name: str) -> list
     else:
         torch.save(conversion.model, directory / name)
     names = [name, f"{stem}.report.json", f"{stem}.report.md"]
-    (directory / names[1]).write_text(json.dumps(conversion.report, indent=1, sort_keys=True) + "\n")
+    write_json(directory / names[1], conversion.report)
     (directory / names[2]).write_text(conversion_markdown(conversion.report))
     if "curve" in conversion.report:
         names.append(f"{stem}.accuracy_vs_timesteps.png")

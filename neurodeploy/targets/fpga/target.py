@@ -19,6 +19,7 @@ import numpy as np
 from neurodeploy import ir
 from neurodeploy.cost.energy import OperationEnergy
 from neurodeploy.errors import InvalidFileError
+from neurodeploy.fsutil import write_json
 from neurodeploy.sim.result import SimulationResult
 from neurodeploy.targets.fpga.compile import FpgaProgram, compile_network
 from neurodeploy.targets.fpga.isa import ACC_BITS, WORD_BITS, Instr, Memories, run
@@ -69,7 +70,7 @@ def save(program: FpgaProgram, directory: Path) -> None:
             "clock_hz": program.clock_hz, "formats": program.formats, "tables": program.tables,
             "vector_words": program.memories.vector_words,
             "matrices": sorted(program.memories.matrices)}
-    (directory / "fpga.json").write_text(json.dumps(meta, indent=1, sort_keys=True) + "\n")
+    write_json(directory / "fpga.json", meta)
     arrays = {f"matrix{base}": m for base, m in program.memories.matrices.items()}
     arrays.update({"bias": program.memories.bias, "luts": program.memories.luts})
     write_npz(directory / "fpga.npz", arrays)
@@ -185,6 +186,6 @@ def deploy_fpga(network: ir.Network, staging: Path, x: np.ndarray, labels: np.nd
     except UnsupportedModelError:
         pass  # a GRU: NIR has no node for it
     report = build_report(network, program, x, labels)
-    (staging / "report.json").write_text(json.dumps(report, indent=1, sort_keys=True) + "\n")
+    write_json(staging / "report.json", report)
     (staging / "report.md").write_text(report_markdown(report))
     return report

@@ -13,12 +13,12 @@ inactive update, 1.7 pJ per spike delivered in a tile; static power 104 mW per c
 
 from __future__ import annotations
 
-import json
 import math
 from dataclasses import dataclass
 from pathlib import Path
 
 from neurodeploy.cost.synops import SynapseCount
+from neurodeploy.fsutil import write_json
 from neurodeploy.quant.program import IntLayer, Program
 from neurodeploy.sim.result import SimulationResult
 from neurodeploy.targets.loihi.lower import lower_to_loihi
@@ -139,7 +139,7 @@ def emit(program: Program, directory: Path) -> list[str]:
     write_netx(program, directory / "model.net")
     notes = {"approximations": program.settings.get("approximations", []),
              "pipeline_delay_steps": program.settings.get("pipeline_delay", 0)}
-    (directory / "loihi.json").write_text(json.dumps(notes, indent=1, sort_keys=True) + "\n")
+    write_json(directory / "loihi.json", notes)
     return ["model.net", "loihi.json"]
 
 
