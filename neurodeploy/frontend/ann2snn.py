@@ -34,6 +34,7 @@ from neurodeploy import nn as ndnn
 from neurodeploy.errors import UnsupportedModelError
 from neurodeploy.frontend.from_torch import network_from_torch
 from neurodeploy.io.data import encode
+from neurodeploy.sim.float_engine import simulate_network
 
 ANN_LAYERS = (nn.Linear, nn.Conv2d, nn.ReLU, nn.AvgPool2d, nn.Flatten)
 WEIGHTED = (nn.Linear, nn.Conv2d)
@@ -244,15 +245,11 @@ def _accuracy(model: ndnn.Sequential, x_timed: torch.Tensor, labels: np.ndarray)
     return float((out.argmax(dim=1).numpy() == labels).mean())
 
 
-def _spikes(model: ndnn.Sequential, x_timed: torch.Tensor) -> float:
-    total, current = 0.0, x_timed
-    with torch.no_grad():
-        for layer in model:
-            current = layer(current) if isinstance(layer, ndnn.NeuronLayer) else \
-                ndnn.sequential.apply_per_step(layer, current)
-            if isinstance(layer, ndnn.IAF):
-                total += float(current.sum())
-    return total / x_timed.shape[1]
+def _spikes(network: ir.Network, x_timed: np.ndarray) -> float:
+    """Spikes per sample of the spiking (non-graded) layers, from the float reference."""
+    result = simulate_network(network, x_timed)
+    return sum(float(counts.sum()) for name, counts in result.spikes.items()
+               if name not in result.graded_layers) / x_timed.shape[1]
 
 
 def ann2snn(ann: object, data: np.ndarray, labels: np.ndarray | None = None,
@@ -279,15 +276,14 @@ def ann2snn(ann: object, data: np.ndarray, labels: np.ndarray | None = None,
     snn = spiking_model(normalised, spike, input_shape)
     timed_calibration = torch.from_numpy(encode(x[:calibration_samples], timesteps, encoding))
     scales = balance(snn, normalised, calibration, timed_calibration) if balance_thresholds else []
+    network = network_from_torch(snn, input_shape)
     report = {"timesteps": timesteps, "spike": spike, "encoding": encoding,
               "percentile": percentile, "normalised": normalize, "normalisation": factors,
               "balancing": scales,
-              "spikes_per_inference": _spikes(snn, torch.from_numpy(encode(x, timesteps,
-                                                                          encoding)))}
+              "spikes_per_inference": _spikes(network, encode(x, timesteps, encoding))}
     if labels is not None:
         report.update(_accuracy_report(model_ann, normalised, snn, x, np.asarray(labels), spike,
                                        encoding, timesteps, input_shape))
-    network = network_from_torch(snn, input_shape)
     return Conversion(network, snn, report)
 
 
