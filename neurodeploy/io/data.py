@@ -47,6 +47,26 @@ def encode(static: np.ndarray, timesteps: int, encoding: Encoding, seed: int = 0
     raise ShapeError(f"unknown encoding {encoding!r}: use rate, latency or direct")
 
 
+def _read_xy(path: Path) -> tuple[np.ndarray, np.ndarray | None]:
+    """`x` and, if present, integer labels `y` `(B,)` of a data file; one-line errors."""
+    try:
+        with np.load(path, allow_pickle=False) as data:
+            arrays = {k: data[k] for k in data.files}
+    except (OSError, ValueError, zipfile.BadZipFile, EOFError) as exc:
+        raise InvalidFileError(f"{path}: not a readable .npz file ({str(exc)[:100]}); "
+                               "write it with numpy.savez(path, x=..., y=...)") from None
+    if "x" not in arrays:
+        raise InvalidFileError(f"{path}: has no array 'x' (found {sorted(arrays)}); "
+                               "store the input as x")
+    y = arrays.get("y")
+    return arrays["x"], None if y is None else np.asarray(y).astype(np.int64).reshape(-1)
+
+
+def _check_labels(path: Path, y: np.ndarray | None, samples: int) -> None:
+    if y is not None and y.shape[0] != samples:
+        raise ShapeError(f"{path}: y has {y.shape[0]} labels for {samples} samples")
+
+
 def load_data(
     path: str | Path,
     input_shape: tuple[int, ...],
@@ -58,16 +78,7 @@ def load_data(
     Time-major `x` is used as it is; static `x` is encoded into `timesteps` steps (default 20).
     """
     path = Path(path)
-    try:
-        with np.load(path, allow_pickle=False) as data:
-            arrays = {k: data[k] for k in data.files}
-    except (OSError, ValueError, zipfile.BadZipFile, EOFError) as exc:
-        raise InvalidFileError(f"{path}: not a readable .npz file ({str(exc)[:100]}); "
-                               "write it with numpy.savez(path, x=..., y=...)") from None
-    if "x" not in arrays:
-        raise InvalidFileError(f"{path}: has no array 'x' (found {sorted(arrays)}); "
-                               "store the input as x")
-    x = arrays["x"]
+    x, y = _read_xy(path)
     features = tuple(input_shape)
     if x.ndim == len(features) + 2 and x.shape[2:] == features:
         timed = x.astype(np.float32)  # already time-major; --timesteps applies to static input
@@ -77,26 +88,13 @@ def load_data(
         dims = ", ".join(map(str, features))
         raise ShapeError(f"{path}: x has shape {x.shape}, but the network takes {features} per "
                          f"step: give x as time-major (T, B, {dims}) or static (B, {dims})")
-    y = arrays.get("y")
-    if y is not None:
-        y = np.asarray(y).astype(np.int64).reshape(-1)
-        if y.shape[0] != timed.shape[1]:
-            raise ShapeError(f"{path}: y has {y.shape[0]} labels for {timed.shape[1]} samples")
+    _check_labels(path, y, timed.shape[1])
     return Dataset(timed, y)
 
 
 def read_static(path: str | Path) -> tuple[np.ndarray, np.ndarray | None]:
     """Static data `x` `(B, *features)` (float32) and labels `y` if present, unencoded."""
     path = Path(path)
-    try:
-        with np.load(path, allow_pickle=False) as data:
-            x = data["x"].astype(np.float32) if "x" in data.files else None
-            y = data["y"].astype(np.int64).reshape(-1) if "y" in data.files else None
-    except (OSError, ValueError, zipfile.BadZipFile, EOFError) as exc:
-        raise InvalidFileError(f"{path}: not a readable .npz file ({str(exc)[:100]}); "
-                               "write it with numpy.savez(path, x=..., y=...)") from None
-    if x is None:
-        raise InvalidFileError(f"{path}: has no array 'x'; store the input as x")
-    if y is not None and y.shape[0] != x.shape[0]:
-        raise ShapeError(f"{path}: y has {y.shape[0]} labels for {x.shape[0]} samples")
-    return x, y
+    x, y = _read_xy(path)
+    _check_labels(path, y, x.shape[0])
+    return x.astype(np.float32), y
