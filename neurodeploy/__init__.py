@@ -18,14 +18,15 @@ from neurodeploy.errors import NeurodeployError
 __version__ = "0.1.0"
 
 _LAZY = {
-    "load": "neurodeploy.io.load",
-    "save_nir": "neurodeploy.io.load",
-    "simulate": "neurodeploy.simulation",
+    "load": "neurodeploy.api",
+    "save_nir": "neurodeploy.api",
+    "simulate": "neurodeploy.api",
+    "convert": "neurodeploy.api",
+    "load_program": "neurodeploy.api",
     "Network": "neurodeploy.ir",
-    "convert": "neurodeploy.pipeline",
-    "Program": "neurodeploy.quant.program",
+    "Program": "neurodeploy.program.graph",
     "ann2snn": "neurodeploy.frontend.ann2snn",
-    "to_torch": "neurodeploy.frontend.to_torch",
+    "to_torch": "neurodeploy.nn.graph",
 }
 __all__ = ["NeurodeployError", "__version__", *_LAZY]
 

@@ -14,8 +14,6 @@ from pathlib import Path
 
 import click
 
-TARGET_NAMES = ("sim", "loihi", "akida", "fpga")
-
 
 def _fail(message: str) -> None:
     click.echo(f"error: {message}", err=True)
@@ -60,7 +58,7 @@ def model_options(command: Callable) -> Callable:
 
 
 def _load_model(path: Path, how: dict):
-    from neurodeploy.io.load import load
+    from neurodeploy.api import load
 
     return load(path, dialect=how["dialect"], reset=how["reset"], dt=how["dt"], spike=how["spike"])
 
@@ -89,7 +87,7 @@ def targets(as_json: bool) -> None:
         click.echo(json.dumps(rows, indent=2))
         return
     for row in rows:
-        click.echo(f"{row['name']:<7} {row['status']:<11} {row['description']}")
+        click.echo(f"{row['name']:<7} {row['description']}")
 
 
 @main.command()
@@ -101,50 +99,48 @@ def targets(as_json: bool) -> None:
 @click.option("--timesteps", type=int, default=None, help="Steps to encode static input into.")
 @click.option("--encoding", type=click.Choice(["rate", "latency", "direct"]), default="rate",
               show_default=True, help="Encoding of static input.")
+@click.option("--executor", default=None,
+              help="Run a converted OUT/ on one of its target's independent executors (e.g. "
+                   "iverilog, verilator for fpga) instead of the golden model.")
 @click.option("--rtl", type=click.Choice(["iverilog", "verilator"]), default=None,
-              help="fpga: run the emitted RTL testbench in this simulator instead of the golden "
-                   "model.")
+              help="Alias of --executor for the fpga target's HDL simulators.")
 @friendly_errors
 def simulate(model: Path, input_path: Path, output: Path | None, timesteps: int | None,
-             encoding: str, rtl: str | None, **how) -> None:
+             encoding: str, executor: str | None, rtl: str | None, **how) -> None:
     """Simulate MODEL (.pt, .nir, an OUT/ directory of `convert`, or a netx .net) on an input.
 
     A model runs on the float reference; a converted program (or a .net file, rebuilt from the
-    file alone) on the bit-accurate integer engine.
+    file alone) on the bit-accurate golden model, or on an independent executor.
     """
+    from neurodeploy.api import is_artifact, load_program, run_executor
+    from neurodeploy.engine.golden import simulate_program
+    from neurodeploy.engine.reference import simulate_network
     from neurodeploy.fsutil import atomic_file
     from neurodeploy.io.data import load_data
     from neurodeploy.io.npz import write_npz
-    from neurodeploy.quant.program import Program
-    from neurodeploy.simulation import simulate as run
 
-    if model.is_dir() and (model / "fpga.json").exists():
-        from neurodeploy.targets.fpga import target as fpga
-
-        subject = fpga.load(model)
-    elif rtl is not None:
-        raise_usage("--rtl needs an OUT/ directory written by convert --target fpga")
-    elif model.is_dir():
-        subject = Program.load(model)
-    elif model.suffix == ".net":
-        from neurodeploy.targets.loihi.netx import read_netx
-
-        subject = read_netx(model)
+    if executor is not None and rtl is not None and executor != rtl:
+        raise_usage("give either --executor or --rtl")
+    executor = executor or rtl
+    if is_artifact(model):
+        subject = load_program(model)
+        shape = subject.input.shape
+    elif executor is not None:
+        raise_usage(f"--executor {executor} runs an OUT/ directory written by convert")
     else:
         subject = _load_model(model, how)
-    data = load_data(input_path, subject.input_shape, timesteps, encoding)
-    if rtl is not None:
-        from neurodeploy.sim.result import SimulationResult
-        from neurodeploy.targets.fpga.cosim import run_rtl
-
-        values, cycles = run_rtl(subject, model, subject.quantize_input(data.x), rtl)
-        result = SimulationResult(subject.dequantize(values), {}, {})
-        click.echo(f"{rtl}: {cycles} cycles")
+        shape = subject.input_shape
+    data = load_data(input_path, shape, timesteps, encoding)
+    if executor is not None:
+        result = run_executor(subject, model, data.x, executor)
+    elif is_artifact(model):
+        result = simulate_program(subject, data.x)
     else:
-        result = run(subject, data.x)
+        result = simulate_network(subject, data.x)
     steps, batch = result.output.shape[:2]
     click.echo(f"simulated {batch} samples x {steps} steps; spikes per sample "
-               f"{result.total_spikes / batch:.1f}")
+               f"{result.total_spikes / batch:.1f}"
+               + (f"; {executor}: {result.cycles} cycles" if result.cycles is not None else ""))
     if data.y is not None:
         click.echo(f"accuracy {result.accuracy(data.y):.4f}")
     if output is not None:
@@ -153,23 +149,30 @@ def simulate(model: Path, input_path: Path, output: Path | None, timesteps: int 
         click.echo(f"wrote {output}")
 
 
+def _target_help() -> str:
+    from neurodeploy.targets.registry import target_names
+
+    return f"Deployment target (installed: {', '.join(target_names())})."
+
+
 @main.command()
 @click.argument("model", type=click.Path(path_type=Path))
-@click.option("--target", type=click.Choice(TARGET_NAMES), default="sim", show_default=True)
+@click.option("--target", default="sim", show_default=True, help=_target_help())
 @click.option("-o", "--output", type=click.Path(path_type=Path),
               help="Output directory (default: <model stem>-<target>/).")
 @click.option("--data", type=click.Path(path_type=Path), help="Calibration/evaluation .npz.")
 @click.option("--timesteps", type=int, default=None, help="Steps to encode static data into.")
 @click.option("--weight-bits", type=int, default=None,
-              help="Weight bits (default 8); for fpga the data-path width (default 16).")
-@click.option("--lanes", type=int, default=4, show_default=True, help="fpga: MAC lanes.")
-@click.option("--multi-chip", is_flag=True, help="loihi: spread a network over several chips.")
+              help="Weight bits (target default: sim and loihi 8; fpga: the data-path width, 16).")
+@click.option("--lanes", type=int, default=None, help="fpga: MAC lanes (default 4).")
+@click.option("--multi-chip", is_flag=True, default=None,
+              help="loihi: spread a network over several chips.")
 @model_options
 @click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
 @friendly_errors
 def convert(model: Path, target: str, output: Path | None, data: Path | None,
-            timesteps: int | None, weight_bits: int | None, lanes: int, multi_chip: bool,
-            as_json: bool, **how) -> None:
+            timesteps: int | None, weight_bits: int | None, lanes: int | None,
+            multi_chip: bool | None, as_json: bool, **how) -> None:
     """Convert MODEL for a target; writes OUT/ with model.nir, the program, reports.
 
     MODEL may also be a ReLU ANN (.onnx, or a .pt with ReLU layers): it is converted to a
@@ -177,7 +180,9 @@ def convert(model: Path, target: str, output: Path | None, data: Path | None,
     """
     from neurodeploy.io.data import load_data
     from neurodeploy.pipeline import deploy, is_ann, snn_from_ann
+    from neurodeploy.targets.registry import get_target
 
+    get_target(target)
     out = output or Path(f"{model.stem}-{target}")
     if is_ann(model):
         if data is None:
@@ -189,29 +194,37 @@ def convert(model: Path, target: str, output: Path | None, data: Path | None,
             raise_usage("convert needs --data D.npz to calibrate the quantization")
         dataset = load_data(data, network.input_shape, timesteps)
         x, y = dataset.x, dataset.y
-    bits = weight_bits or (16 if target == "fpga" else 8)
-    options = {"multi_chip": True} if multi_chip else {}
-    report = deploy(network, target, out, x, y, bits, lanes, options)
+    options = {"weight_bits": weight_bits, "lanes": lanes, "multi_chip": multi_chip}
+    report = deploy(network, target, out, x, y, {k: v for k, v in options.items() if v is not None})
     if as_json:
         click.echo(json.dumps(report, indent=1, sort_keys=True))
         return
     click.echo(f"wrote {out}/ ({', '.join(sorted(p.name for p in out.iterdir()))})")
     if "accuracy" in report:
         accuracy = report["accuracy"]
-        click.echo(f"accuracy: float {100 * accuracy['float']:.2f} %, quantized "
+        click.echo(f"accuracy: float {100 * accuracy['float']:.2f} %, deployed "
                    f"{100 * accuracy['quantized']:.2f} % ({accuracy['delta_pp']:+.2f} pp)")
-    place = (f"{report['mapping']['cores_used']} cores" if "mapping" in report else
-             f"{report['resources']['dsp']} DSPs")
-    click.echo(f"per sample: {report['spikes']['total']:.0f} spikes, "
-               f"{report['synops']['total']:.0f} synops, {report['energy']['total_pj'] / 1e6:.3f} uJ, "
-               f"{report['cycles']['total']:.0f} cycles, {place}")
+    click.echo(_summary(report))
+
+
+def _summary(report: dict) -> str:
+    """One line of per-sample costs, with time in cycles only where the target has a clock."""
+    cycles = report["cycles"]
+    time = (f"{cycles['total']:,.0f} cycles" if cycles.get("total") is not None
+            else f"{report['time']['steps']} steps of {report['time']['step_ns']:.0f} ns")
+    mapping = report["mapping"]
+    return (f"per sample: {report['spikes']['total']:.0f} spikes, "
+            f"{report['synops']['total']:.0f} synops, "
+            f"{report['energy']['total_pj'] / 1e6:.3f} uJ total "
+            f"({report['energy']['dynamic_pj'] / 1e6:.3f} dynamic), {time}, "
+            f"{mapping['cores_used']} {mapping['unit']}s")
 
 
 @main.command()
 @click.argument("model", type=click.Path(path_type=Path))
 @click.option("--data", required=True, type=click.Path(path_type=Path),
               help="Calibration/evaluation .npz (with labels y for accuracy).")
-@click.option("--target", type=click.Choice(TARGET_NAMES), default="sim", show_default=True)
+@click.option("--target", default="sim", show_default=True, help=_target_help())
 @click.option("--bits", default="2,4,8,16", show_default=True, help="Weight widths to sweep.")
 @click.option("-o", "--output", type=click.Path(path_type=Path),
               help="Output directory (default: <model stem>-<target>-report/).")
@@ -223,7 +236,8 @@ def report(model: Path, data: Path, target: str, bits: str, output: Path | None,
     """Sweep weight bit widths: accuracy, per-layer SQNR, spikes, energy; table + PNG plot."""
     from neurodeploy.fsutil import atomic_directory, write_json
     from neurodeploy.io.data import load_data
-    from neurodeploy.report.sweep import bit_sweep, plot_sweep, sweep_markdown
+    from neurodeploy.pipeline import bit_sweep
+    from neurodeploy.report.sweep import plot_sweep, sweep_markdown
 
     try:
         widths = [int(b) for b in bits.split(",") if b.strip()]

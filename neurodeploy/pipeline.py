@@ -1,79 +1,88 @@
-"""`convert` (Network -> Program for a target) and `deploy` (write the artifact directory)."""
+"""Whole jobs over the API: evaluate a deployment, write its artifact directory, sweep bit widths.
+
+A job converts for a target, runs the float reference and the golden model on the same data,
+asks the target to place and price the program, and hands the figures to `neurodeploy.report`.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable
 from pathlib import Path
 
 import numpy as np
 
 from neurodeploy import ir
+from neurodeploy.api import check_input, convert
+from neurodeploy.engine.golden import simulate_program
+from neurodeploy.engine.reference import simulate_network
 from neurodeploy.errors import UnsupportedModelError
 from neurodeploy.fsutil import atomic_directory, write_json
 from neurodeploy.io.nir_format import write_network
-from neurodeploy.quant.calibrate import calibrate
-from neurodeploy.quant.program import Program
-from neurodeploy.quant.program_nir import write_program_nir
-from neurodeploy.simulation import check_input
+from neurodeploy.program.graph import Program
+from neurodeploy.program.nir import write_program_nir
+from neurodeploy.report.build import build_report, node_agreement, node_delays
+from neurodeploy.report.markdown import render_markdown
 from neurodeploy.targets.registry import get_target
 
 
-def convert(network: object, target: str = "sim", data: np.ndarray | None = None,
-            weight_bits: int = 8, **options) -> Program:
-    """Quantize and lower a network for `target`, calibrating ranges on `data` `(T, B, ...)`.
+def evaluate(network: ir.Network, program: Program, x: np.ndarray,
+             labels: np.ndarray | None) -> dict:
+    """The report of `program` against `network` on `x` (see `neurodeploy.report.build`)."""
+    target = get_target(program.target)
+    reference = simulate_network(network, x, record_outputs=True)
+    deployed = simulate_program(program, x, record_outputs=True)
+    placement = target.place(program)
+    return build_report(network, program, reference, deployed, placement,
+                        target.cost(program, deployed, placement), labels)
 
-    `options` go to the target's lowering (for `sim`: fields of `QuantSpec` such as
-    activation_bits, state_bits, per_channel, power_of_two). The Program carries its placement
-    on cores in settings["mapping"]; limits the network exceeds raise an error naming the layer.
-    """
-    from neurodeploy.io.load import load
 
-    network = load(network)
+def deploy(network: ir.Network, target: str, out: Path, x: np.ndarray, labels: np.ndarray | None,
+           options: dict) -> dict:
+    """Convert and write OUT/: model.nir, program.{json,npz,nir}, the target's artifacts,
+    mapping.json and report.{json,md}. Returns the report."""
+    x = check_input(x, network.input_shape)
+    program = convert(network, target, x, **options)
     chosen = get_target(target)
-    if data is None:
-        raise UnsupportedModelError("quantization needs calibration data: pass data=x (or --data)")
-    unsupported = {ir.neuron_kind(layer.node) for layer in network.neuron_layers} - set(
-        chosen.neuron_kinds)
-    if unsupported:
-        others = "--target sim runs every kind" + (
-            ", --target fpga runs SRC" if "SRC" in unsupported else "")
-        raise UnsupportedModelError(f"target '{target}' cannot run {sorted(unsupported)} neurons;"
-                                    f" {others}")
-    x = check_input(data, network.input_shape)
-    program = chosen.lower(network, calibrate(network, x), weight_bits, options)
-    program.settings["mapping"] = chosen.place(program)
-    return program
-
-
-def deploy(network: ir.Network, target: str, out: Path, data_x: np.ndarray | None,
-           labels: np.ndarray | None, weight_bits: int = 8, lanes: int = 4,
-           options: dict | None = None) -> dict:
-    """Convert and write OUT/: model.nir, program.{json,npz,nir}, mapping.json, report.{json,md},
-    and the target's artifacts (fpga: rtl/, tb/, mem/, fpga.{json,npz})."""
-    from neurodeploy.report.build import build_report
-    from neurodeploy.report.markdown import render_markdown
-
-    if target == "fpga":
-        from neurodeploy.targets.fpga.target import deploy_fpga
-
-        if data_x is None:
-            raise UnsupportedModelError("the fpga target needs --data to choose its formats")
-        with atomic_directory(Path(out)) as staging:
-            return deploy_fpga(network, staging, check_input(data_x, network.input_shape), labels,
-                               weight_bits, lanes)
-
-    program = convert(network, target, data_x, weight_bits, **(options or {}))
-    chosen = get_target(target)
-    report = build_report(network, program, data_x, labels)
+    report = evaluate(network, program, x, labels)
     with atomic_directory(Path(out)) as staging:
-        write_network(network, staging / "model.nir")
+        try:
+            write_network(network, staging / "model.nir")
+        except UnsupportedModelError:
+            pass  # e.g. a GRU: NIR has no node for it; the program files hold the network
         program.save(staging)
         write_program_nir(program, staging / "program.nir")
-        if chosen.emit is not None:
-            chosen.emit(program, staging)
-        write_json(staging / "mapping.json", program.settings["mapping"])
+        chosen.emit(program, staging)
+        write_json(staging / "mapping.json", report["mapping"])
         write_json(staging / "report.json", report)
         (staging / "report.md").write_text(render_markdown(report))
     return report
+
+
+def bit_sweep(network: ir.Network, x: np.ndarray, labels: np.ndarray | None, target: str,
+              bits: Iterable[int], step: Callable[[], None] = lambda: None) -> dict:
+    """Convert at each weight width in `bits` and measure it against the float reference."""
+    x = check_input(x, network.input_shape)
+    chosen = get_target(target)
+    reference = simulate_network(network, x, record_outputs=True)
+    rows = []
+    for width in bits:
+        program = convert(network, target, x, weight_bits=width)
+        deployed = simulate_program(program, x, record_outputs=True)
+        placement = chosen.place(program)
+        cost = chosen.cost(program, deployed, placement)
+        lag = program.latency
+        output = deployed.output[lag:lag + reference.output.shape[0]]
+        rows.append({
+            "weight_bits": width,
+            "accuracy": None if labels is None else deployed.accuracy(labels),
+            "identical_output_fraction": float(np.mean(output == reference.output)),
+            "nodes": node_agreement(reference, deployed, node_delays(program)),
+            "spikes": deployed.total_spikes / x.shape[1],
+            "energy_total_pj": cost.energy.total_pj, "energy_dynamic_pj": cost.energy.dynamic_pj})
+        step()
+    return {"target": target, "float_accuracy": None if labels is None
+            else reference.accuracy(labels), "float_spikes": reference.total_spikes / x.shape[1],
+            "rows": rows}
 
 
 def is_ann(path: Path) -> bool:
@@ -97,6 +106,9 @@ def snn_from_ann(path: Path, data_path: Path, timesteps: int | None
     from neurodeploy.io.data import encode, read_static
 
     x, y = read_static(data_path)
-    steps = timesteps or 32
+    steps = 32 if timesteps is None else timesteps
     conversion = ann2snn(path, x, y, timesteps=steps, spike="single")
     return conversion.network, encode(x, steps, "direct"), y
+
+
+__all__ = ["bit_sweep", "deploy", "evaluate", "is_ann", "snn_from_ann"]

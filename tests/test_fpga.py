@@ -21,6 +21,7 @@ from neurodeploy.errors import NeurodeployError
 from neurodeploy.targets.fpga.compile import compile_network
 from neurodeploy.targets.fpga.cosim import run_rtl
 from neurodeploy.targets.fpga.isa import Instr, Memories, run, step_program
+from neurodeploy.targets.fpga.microcode import program_of
 from neurodeploy.targets.fpga.target import cycles_per_sequence
 from neurodeploy.targets.fpga.verilog import write_rtl
 
@@ -94,7 +95,7 @@ def src_design(tmp_path_factory, digits_test):
 @pytest.mark.parametrize("design", ["gru_design", "src_design"])
 def test_rtl_equals_golden_bit_for_bit(design, simulator, request):
     program, directory, x = request.getfixturevalue(design)
-    x_int = program.quantize_input(x)
+    x_int = program_of(program).quantize_input(x).astype(np.int64)
     golden = run(program.instructions, program.memories, x_int)
     rtl, cycles = run_rtl(program, directory, x_int, simulator)
     assert np.array_equal(rtl, golden)
@@ -108,7 +109,7 @@ def test_gru_accuracy_against_torch_by_width():
     errors = {}
     for bits in (8, 12, 16):
         program = compile_network(nd.load(gru), x, bits=bits)
-        out = nd.simulate(program, x).output
+        out = nd.simulate(program_of(program), x).output
         errors[bits] = float(np.abs(out[-1] - reference[-1]).max())
     assert errors[16] < 0.005  # hls4ml: 0.0145 at ap_fixed<16,6> on the same shape
     assert errors[16] < errors[12] < errors[8]
@@ -117,7 +118,7 @@ def test_gru_accuracy_against_torch_by_width():
 def test_src_digits_accuracy_at_16_bits(digits_test):
     x, y = digits_test
     network = nd.load(model_path("src"))
-    program = compile_network(network, x, bits=16)
+    program = program_of(compile_network(network, x, bits=16))
     assert abs(nd.simulate(program, x).accuracy(y) - nd.simulate(network, x).accuracy(y)) <= 0.01
 
 
@@ -133,8 +134,8 @@ def test_cli_convert_and_cosimulate(tmp_path):
     for name in ("rtl/engine.v", "tb/tb.v", "mem/program.mem", "mem/weights.mem", "report.json"):
         assert (out / name).exists(), name
     report = json.loads((out / "report.json").read_text())
-    assert report["resources"]["dsp"] == 3 and report["cycles"]["per_step"] > 0
-    lanes = report["cycles"]["per_step_by_lanes"]
+    assert report["details"]["resources"]["dsp"] == 3 and report["cycles"]["per_step"] > 0
+    lanes = report["details"]["cycles_per_step_by_lanes"]
     assert lanes["1"] > lanes["2"] > lanes["4"]
     golden = tmp_path / "golden.npz"
     rtl = tmp_path / "rtl.npz"
@@ -156,11 +157,11 @@ def test_lif_networks_run_on_the_datapath(digits_test, tmp_path):
     x, y = digits_test
     network = nd.load(model_path("lif"))
     program = compile_network(network, x, bits=16, lanes=8)
-    fixed, reference = nd.simulate(program, x), nd.simulate(network, x)
+    fixed, reference = nd.simulate(program_of(program), x), nd.simulate(network, x)
     assert np.mean(fixed.output == reference.output) > 0.99  # spikes: 1.0 or 0.0
     assert abs(fixed.accuracy(y) - reference.accuracy(y)) <= 0.01
     write_rtl(program, tmp_path)
-    x_int = program.quantize_input(x[:, :2])
+    x_int = program_of(program).quantize_input(x[:, :2]).astype(np.int64)
     rtl, _ = run_rtl(program, tmp_path, x_int, "iverilog")
     assert np.array_equal(rtl, run(program.instructions, program.memories, x_int))
 

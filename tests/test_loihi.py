@@ -17,8 +17,9 @@ import neurodeploy as nd
 import neurodeploy.nn as ndnn
 from neurodeploy.cli import main
 from neurodeploy.errors import NeurodeployError
-from neurodeploy.sim.kernels import cuba_step
+from neurodeploy.targets.loihi.nodes import cuba_step
 from neurodeploy.targets.loihi.netx import read_netx
+from neurodeploy.targets.registry import get_target
 
 LIMIT = 1 << 23
 
@@ -135,13 +136,13 @@ def test_mapping_splits_large_layers_and_limits_chips():
     x = (np.random.default_rng(1).random((4, 2, 64)) < 0.3).astype(np.float32)
     wide = torch.nn.Sequential(torch.nn.Linear(64, 3000), ndnn.LIF())
     program = nd.convert(wide, target="loihi", data=x)
-    placement = program.settings["mapping"][0]
-    assert len(placement["cores"]) == 3 and placement["compartments_per_core"] == 1000
+    placement = get_target("loihi").place(program).nodes[0]
+    assert len(placement.cores) == 3 and placement.neurons_per_core == 1000
     huge = torch.nn.Sequential(torch.nn.Linear(64, 140 * 1024), ndnn.LIF())
     with pytest.raises(NeurodeployError, match="more than one Loihi chip"):
         nd.convert(huge, target="loihi", data=x)
     spread = nd.convert(huge, target="loihi", data=x, multi_chip=True)
-    assert spread.settings["mapping"][0]["chips"] == [0, 1]
+    assert get_target("loihi").place(spread).nodes[0].chips == (0, 1)
 
 
 def test_cuba_lif_maps_onto_loihi_current_decay(tmp_path):
@@ -155,7 +156,7 @@ def test_cuba_lif_maps_onto_loihi_current_decay(tmp_path):
     with np.load(DATA) as data:
         x = data["x"][:, :100].astype(np.float32)
     program = nd.convert(nd.load(tmp_path / "cuba.pt"), target="loihi", data=x)
-    assert program.settings["approximations"] == []
+    assert program.approximations == ()
     out = nd.simulate(program, x).output[2:22]
     assert np.mean(out == nd.simulate(net, x).output) > 0.9
     from neurodeploy.targets.loihi.netx import write_netx

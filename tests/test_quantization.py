@@ -16,9 +16,10 @@ import neurodeploy as nd
 import neurodeploy.nn as ndnn
 from neurodeploy.cli import main
 from neurodeploy.errors import NeurodeployError
-from neurodeploy.quant.program import IntOp
-from neurodeploy.sim import synapses
-from neurodeploy.targets.sim import CoreArraySpec, ResourceLimitError, map_program
+from neurodeploy.program.synapses import Dense
+from neurodeploy.targets.base import ResourceLimitError
+from neurodeploy.targets.sim.mapping import place
+from neurodeploy.targets.sim.spec import CoreArraySpec
 
 
 @pytest.fixture(scope="module")
@@ -100,8 +101,8 @@ def test_event_driven_path_equals_dense_path(digits_test):
 def test_power_of_two_scales_are_shifts(digits_test):
     x, y = digits_test
     program = nd.convert(nd.load(model_path("lif")), target="sim", data=x, power_of_two=True)
-    for layer in program.layers:
-        exponents = np.log2(layer.unit)
+    for name in program.stateful_nodes:
+        exponents = np.log2(program.nodes[name].unit)
         assert np.allclose(exponents, np.round(exponents))
     assert nd.simulate(program, x).accuracy(y) > 0.9
 
@@ -143,27 +144,21 @@ def test_conv_and_recurrent_networks_quantize_faithfully_at_16_bits(index, digit
 def test_mapping_splits_layers_and_names_the_limit(digits_test):
     x = digits_test[0][:, :16]
     program = nd.convert(nd.load(model_path("lif")), target="sim", data=x)
-    placements = map_program(program, CoreArraySpec(neurons_per_core=50), 8)
-    assert [len(p.cores) for p in placements] == [3, 1]
+    placement = place(program, CoreArraySpec(neurons_per_core=50), 8)
+    assert [len(p.cores) for p in placement.nodes] == [3, 1]
     with pytest.raises(ResourceLimitError, match="layer '3'.*3 cores"):
-        map_program(program, CoreArraySpec(cores=3, neurons_per_core=50), 8)
+        place(program, CoreArraySpec(cores=3, neurons_per_core=50), 8)
     with pytest.raises(ResourceLimitError, match="layer '1'.*64 inputs"):
-        map_program(program, CoreArraySpec(synapse_memory_bytes=32), 8)
+        place(program, CoreArraySpec(synapse_memory_bytes=32), 8)
 
 
 def test_synops_count_spikes_times_fan_out():
-    op = IntOp("affine", np.ones((7, 5), np.int8))
+    dense = Dense(np.ones((7, 5), np.int8))
     x = np.zeros((2, 3, 5), np.float32)
     x[0, 0, [1, 3]] = 1
     x[1, 2, 4] = 1
-    count = synapses_count(op, x)
+    count = dense.synapse_count(x, 1.0)
     assert count.effective == 3 * 7 and count.dense == 6 * 35 and count.accumulate_only
-
-
-def synapses_count(op, x):
-    from neurodeploy.cost.synops import count_weighted_op
-
-    return count_weighted_op(op, x, 1.0)
 
 
 @settings(max_examples=60, deadline=None)
@@ -175,8 +170,9 @@ def test_affine_is_exact_on_every_path(bits, seed, x_max):
     weight = rng.integers(-qmax, qmax + 1, (9, 40)).astype(dtype)
     x = rng.integers(0, x_max + 1, (3, 4, 40)).astype(np.float32)
     exact = np.einsum("oi,tbi->tbo", weight.astype(np.int64), x.astype(np.int64))
-    assert np.array_equal(synapses.affine(weight, x, float(x_max)).astype(np.int64), exact)
-    assert np.array_equal(synapses.affine_events(weight, x), exact)
+    dense = Dense(weight)
+    assert np.array_equal(dense.apply(x, float(x_max)).astype(np.int64), exact)
+    assert np.array_equal(dense.apply_events(x), exact)
 
 
 def test_unsupported_width_is_a_clear_error(digits_test):

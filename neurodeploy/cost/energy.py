@@ -1,10 +1,11 @@
-"""Energy per operation, with the source of every figure (see ../shared/specs/energy.md)."""
+"""Energy per operation of a digital core, with the source of every figure
+(../shared/specs/energy.md)."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from neurodeploy.cost.synops import SynapseCount
+from neurodeploy.program.node import Operations, SynapseCount
 
 HOROWITZ = "Horowitz, ISSCC 2014, 45 nm, 0.9 V"
 
@@ -45,43 +46,15 @@ class OperationEnergy:
         return (self.weight_read(weight_bits) + self.multiply(max(weight_bits, activation_bits))
                 + self.int32_add)
 
-
-#: per neuron kind: (state words, multiplies by a decay or gate, table lookups, adds)
-NEURON_OPERATIONS = {
-    "IAF": (1, 0, 0, 2), "LIF": (1, 1, 0, 3), "CubaLIF": (2, 2, 0, 3), "SNU": (1, 1, 0, 3),
-    "SoftSNU": (1, 2, 1, 3), "SRC": (3, 5, 2, 6), "LI": (1, 1, 0, 1),
-}
-
-
-def neuron_update_energy(kind: str, state_bits: int, table: OperationEnergy) -> float:
-    """Energy of one neuron update: state traffic, decay/gate multiplies, table reads, adds."""
-    words, mults, lookups, adds = NEURON_OPERATIONS[kind]
-    return (words * table.state_access(state_bits) + mults * table.int32_mult
-            + lookups * table.sram_read_64bit_8kb * 16 / 64 + adds * table.int32_add)
-
-
-@dataclass(frozen=True)
-class DigitalCoreEnergy:
-    """The `sim` target's EnergyModel: a digital core built from Horowitz's operations."""
-
-    table: OperationEnergy
-    weight_bits: int
-    activation_bits: int
-
-    @property
-    def sources(self) -> dict[str, str]:
-        return dict(self.table.sources)
-
-    def synaptic_pj(self, count: SynapseCount) -> float:
-        per_op = (self.table.accumulate(self.weight_bits) if count.accumulate_only else
-                  self.table.multiply_accumulate(self.weight_bits, self.activation_bits))
+    def synapses(self, count: SynapseCount, weight_bits: int, activation_bits: int) -> float:
+        """All of `count.effective` synaptic operations: ACs on spikes, MACs on graded inputs."""
+        per_op = (self.accumulate(weight_bits) if count.accumulate_only else
+                  self.multiply_accumulate(weight_bits, activation_bits))
         return count.effective * per_op
 
-    def neuron_pj(self, layer, updates: float, active: float | None) -> float:
-        return updates * neuron_update_energy(layer.kind, layer.state_bits, self.table)
-
-    def spike_pj(self, spikes: float) -> float:
-        return 0.0  # routing between cores is not modelled for this target
-
-    def dense_mac_pj(self) -> float:
-        return self.table.multiply_accumulate(8, 8)
+    def neuron_update(self, operations: Operations, state_bits: int) -> float:
+        """One neuron update: state traffic, decay/gate multiplies, 16-bit table reads, adds."""
+        return (operations.state_words * self.state_access(state_bits)
+                + operations.multiplies * self.int32_mult
+                + operations.lookups * self.sram_read_64bit_8kb * 16 / 64
+                + operations.adds * self.int32_add)

@@ -31,10 +31,10 @@ from torch import nn
 
 from neurodeploy import ir
 from neurodeploy import nn as ndnn
+from neurodeploy.engine.reference import simulate_network
 from neurodeploy.errors import UnsupportedModelError
 from neurodeploy.frontend.from_torch import network_from_torch
 from neurodeploy.io.data import encode
-from neurodeploy.sim.float_engine import simulate_network
 
 ANN_LAYERS = (nn.Linear, nn.Conv2d, nn.ReLU, nn.AvgPool2d, nn.Flatten)
 WEIGHTED = (nn.Linear, nn.Conv2d)
@@ -249,7 +249,7 @@ def _spikes(network: ir.Network, x_timed: np.ndarray) -> float:
     """Spikes per sample of the spiking (non-graded) layers, from the float reference."""
     result = simulate_network(network, x_timed)
     return sum(float(counts.sum()) for name, counts in result.spikes.items()
-               if name not in result.graded_layers) / x_timed.shape[1]
+               if name not in result.graded) / x_timed.shape[1]
 
 
 def ann2snn(ann: object, data: np.ndarray, labels: np.ndarray | None = None,

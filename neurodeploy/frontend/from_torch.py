@@ -108,7 +108,7 @@ def network_from_torch(
     """
     if isinstance(module, nn.GRU | ndnn.GRU):  # a bare GRU is a one-layer network
         node = node_from_module(module)
-        return ir.Network([ir.Layer("0", node)], (node.weight_ih.shape[1],))
+        return ir.Network.chain([ir.Layer("0", node)], (node.weight_ih.shape[1],))
     if isinstance(module, ndnn.NeuronLayer):
         raise UnsupportedModelError("a bare neuron layer is not a network: wrap it in nn.Sequential")
     if not isinstance(module, nn.Sequential):
@@ -125,4 +125,4 @@ def network_from_torch(
             f"{type(children[0][1]).__name__}: build it with "
             "neurodeploy.nn.Sequential(..., input_shape=(C, H, W)) or pass input_shape")
     layers = [ir.Layer(name, node_from_module(child)) for name, child in children]
-    return ir.Network(layers, tuple(shape))
+    return ir.Network.chain(layers, tuple(shape))

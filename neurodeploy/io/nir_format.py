@@ -110,11 +110,11 @@ def _synapse_to_nir(node: ir.nodes.SynapseNode, input_shape: tuple[int, ...]) ->
 
 
 def network_to_nir(network: ir.Network) -> nir.NIRGraph:
-    """The NIR graph of a Network: Input -> layers -> Output, recurrent weights as cycles."""
+    """The NIR graph of a Network: Input -> nodes -> Output; recurrent edges become cycles (NIR's
+    own reading of a cycle is a one-step delay), listed in the graph metadata as well."""
     nodes: dict[str, nir.NIRNode] = {
         INPUT: nir.Input(input_type={"input": np.array(network.input_shape)})}
     edges: list[tuple[str, str]] = []
-    previous = INPUT
     for layer in network.layers:
         if isinstance(layer.node, ir.GRU):
             raise UnsupportedModelError(f"layer '{layer.name}' is a GRU, which NIR cannot express")
@@ -124,16 +124,28 @@ def network_to_nir(network: ir.Network) -> nir.NIRGraph:
             recurrent = getattr(layer.node, "recurrent", None)
             if recurrent is not None:
                 loop = f"{layer.name}.recurrent"
-                nodes[loop] = nir.Linear(weight=_f32(recurrent))
+                nodes[loop] = nir.Linear(weight=_f32(recurrent), metadata={PRODUCER: {"loop": 1}})
                 edges += [(layer.name, loop), (loop, layer.name)]
         else:
             nodes[layer.name] = _synapse_to_nir(layer.node, network.input_shape_of(layer.name))
-        edges.append((previous, layer.name))
-        previous = layer.name
+    forward_delays = [e for e in network.edges if e.delay and not _closes_loop(network, e)]
+    if forward_delays:
+        edge = forward_delays[0]
+        raise UnsupportedModelError(f"edge {edge.source} -> {edge.target} delays without a loop, "
+                                    "which NIR cannot express")
+    edges += [(e.source, e.target) for e in network.edges]
     nodes[OUTPUT] = nir.Output(output_type={"output": np.array(network.output_shape)})
-    edges.append((previous, OUTPUT))
-    metadata = {"producer": PRODUCER, "dt": 1.0}
+    edges.append((network.output, OUTPUT))
+    delayed = [[e.source, e.target] for e in network.edges if e.delay]
+    metadata = {"producer": PRODUCER, "dt": 1.0,
+                "delayed_edges": np.array(delayed, dtype="S") if delayed else np.zeros((0, 2), "S1")}
     return nir.NIRGraph(nodes=nodes, edges=edges, metadata=metadata, type_check=False)
+
+
+def _closes_loop(network: ir.Network, edge: ir.Edge) -> bool:
+    """True when `edge` points backward (or to itself) in the network's topological order."""
+    order = network.order
+    return edge.source != INPUT and order.index(edge.source) >= order.index(edge.target)
 
 
 def write_network(network: ir.Network, path: str | Path) -> None:
@@ -203,8 +215,6 @@ def _neuron_from_nir(name: str, node: nir.NIRNode, recurrent: np.ndarray | None,
         raise UnsupportedModelError(
             f"node '{name}' ({type(node).__name__}) carries no neurodeploy metadata; "
             "pass a dialect (--dialect nir|snntorch|sinabs)")
-    if recurrent is not None:
-        raise UnsupportedModelError(f"node '{name}': recurrent foreign neurons are not supported")
     return _foreign_neuron(name, node, dialect)
 
 
@@ -250,27 +260,29 @@ def _foreign_neuron(name: str, node: nir.NIRNode, dialect: Dialect
     return ir.LI(decay), gain
 
 
-def _fold_gain(layers: list[ir.Layer], name: str, gain: np.ndarray | None) -> None:
-    """Scale the preceding weighted layer's outputs by `gain` (the neuron's input gain)."""
-    if gain is None or np.all(gain == 1.0):
-        return
-    previous = layers[-1].node if layers else None
-    if isinstance(previous, ir.Affine):
-        factor = gain.reshape(-1)
-        previous.weight = (previous.weight * factor[:, None]).astype(np.float32)
+def _fold_gain(nodes: dict[str, object], edges: list[ir.Edge], name: str, gain: np.ndarray
+               ) -> None:
+    """Scale the outputs of the weighted layers feeding neuron `name` by its input gain."""
+    for edge in [e for e in edges if e.target == name]:
+        previous = nodes.get(edge.source)
+        consumers = [e for e in edges if e.source == edge.source]
+        if len(consumers) != 1 or not isinstance(previous, ir.Affine | ir.Conv2d):
+            raise UnsupportedModelError(
+                f"node '{name}' scales its input by {float(np.max(gain)):.4g} (r, tau, dt), but "
+                f"its input '{edge.source}' is not a Linear or Conv2d layer feeding only it to "
+                "fold that into; check --dt")
+        if isinstance(previous, ir.Affine):
+            factor = np.broadcast_to(gain, (previous.weight.shape[0],)).astype(np.float64)
+            previous.weight = (previous.weight * factor[:, None]).astype(np.float32)
+        else:
+            per_channel = gain.reshape(gain.shape[0], -1)
+            if np.any(per_channel != per_channel[:, :1]):
+                raise UnsupportedModelError(f"node '{name}': its input gain differs within a "
+                                            "channel of the convolution before it")
+            factor = per_channel[:, 0]
+            previous.weight = (previous.weight * factor[:, None, None, None]).astype(np.float32)
         if previous.bias is not None:
             previous.bias = (previous.bias * factor).astype(np.float32)
-        return
-    if isinstance(previous, ir.Conv2d) and np.all(gain == gain.reshape(gain.shape[0], -1)[:, :1]
-                                                   .reshape(-1, *[1] * (gain.ndim - 1))):
-        factor = gain.reshape(gain.shape[0], -1)[:, 0]
-        previous.weight = (previous.weight * factor[:, None, None, None]).astype(np.float32)
-        if previous.bias is not None:
-            previous.bias = (previous.bias * factor).astype(np.float32)
-        return
-    raise UnsupportedModelError(
-        f"node '{name}' scales its input by {float(np.max(gain)):.4g} (r, tau, dt), but is not "
-        "preceded by a Linear or Conv2d layer to fold it into; check --dt")
 
 
 def _pair(value: Any) -> tuple[int, int]:
@@ -298,44 +310,119 @@ def _synapse_from_nir(node: nir.NIRNode) -> ir.nodes.SynapseNode:
 
 
 NEURON_NIR_TYPES = (nir.IF, nir.LIF, nir.CubaLIF, nir.LI)
+MAX_NODES = 10_000
+
+
+def _back_edges(names: list[str], edges: list[tuple[str, str]], start: str) -> set[tuple[str, str]]:
+    """Edges that close a cycle in a depth-first walk from `start` (in stored edge order)."""
+    following: dict[str, list[str]] = {name: [] for name in names}
+    for source, target in edges:
+        following[source].append(target)
+    state: dict[str, int] = {}
+    back: set[tuple[str, str]] = set()
+    stack = [(start, iter(following[start]))]
+    state[start] = 1
+    while stack:
+        node, children = stack[-1]
+        child = next(children, None)
+        if child is None:
+            state[node] = 2
+            stack.pop()
+        elif state.get(child) == 1:
+            back.add((node, child))
+        elif child not in state:
+            state[child] = 1
+            stack.append((child, iter(following[child])))
+    return back
+
+
+def _stored_delays(graph: nir.NIRGraph) -> set[tuple[str, str]] | None:
+    """The delayed edges neurodeploy recorded in its own files (None for other producers)."""
+    meta = graph.metadata if isinstance(graph.metadata, dict) else {}
+    if meta.get("producer") != PRODUCER or "delayed_edges" not in meta:
+        return None
+    pairs = np.asarray(meta["delayed_edges"]).reshape(-1, 2) if np.size(meta["delayed_edges"]) \
+        else np.zeros((0, 2))
+    return {(_text(a), _text(b)) for a, b in pairs}
+
+
+def _own_loop(graph: nir.NIRGraph, name: str, following: dict[str, list[str]]) -> str | None:
+    """The Linear node of neurodeploy's SNU self-recurrence around `name`, if there is one."""
+    for loop in following[name]:
+        node = graph.nodes[loop]
+        if (isinstance(node, nir.Linear) and _meta(node).get("loop")
+                and name in following[loop]):
+            return loop
+    return None
 
 
 def network_from_nir(graph: nir.NIRGraph, dialect: Dialect | None = None) -> ir.Network:
-    """Rebuild the Network of a NIR graph that is a chain from its Input to its Output."""
-    successors: dict[str, list[str]] = {name: [] for name in graph.nodes}
-    for src, dst in graph.edges:
-        successors[src].append(dst)
+    """Rebuild the Network of a NIR graph: any DAG from its Input to its Output, plus cycles,
+    read as NIR means them (each cycle closed by a one-step delayed edge)."""
+    if len(graph.nodes) > MAX_NODES:
+        raise UnsupportedModelError(f"the NIR graph has {len(graph.nodes)} nodes, more than "
+                                    f"{MAX_NODES}")
     inputs = [n for n, node in graph.nodes.items() if isinstance(node, nir.Input)]
-    if len(inputs) != 1:
-        raise UnsupportedModelError(f"the NIR graph needs exactly one Input node, has {len(inputs)}")
-    input_shape = tuple(int(d) for d in graph.nodes[inputs[0]].input_type["input"])
-    layers, visited, current = [], {inputs[0]}, inputs[0]
-    while True:
-        following = [n for n in successors[current] if n not in visited]
-        if len(following) != 1:
-            raise UnsupportedModelError(
-                f"the NIR graph branches or ends early at node '{current}' (next: {following}); "
-                "neurodeploy reads chains of layers")
-        current = following[0]
-        visited.add(current)
-        node = graph.nodes[current]
-        if isinstance(node, nir.Output):
-            break
+    outputs = [n for n, node in graph.nodes.items() if isinstance(node, nir.Output)]
+    if len(inputs) != 1 or len(outputs) != 1:
+        raise UnsupportedModelError(f"the NIR graph needs exactly one Input and one Output node, "
+                                    f"has {len(inputs)} and {len(outputs)}")
+    input_name, output_name = inputs[0], outputs[0]
+    input_shape = tuple(int(d) for d in np.asarray(graph.nodes[input_name].input_type["input"]
+                                                   ).reshape(-1))
+    pairs = [(str(a), str(b)) for a, b in graph.edges]
+    for source, target in pairs:
+        if source not in graph.nodes or target not in graph.nodes:
+            raise UnsupportedModelError(f"edge {source} -> {target} names a node the graph lacks")
+    following: dict[str, list[str]] = {name: [] for name in graph.nodes}
+    for source, target in pairs:
+        following[source].append(target)
+    ends = [source for source, target in pairs if target == output_name]
+    if len(ends) != 1:
+        raise UnsupportedModelError(f"the NIR Output node needs exactly one input, has {len(ends)}")
+    delayed = _stored_delays(graph)
+    if delayed is None:
+        delayed = _back_edges(list(graph.nodes), pairs, input_name)
+    absorbed: dict[str, np.ndarray] = {}
+    loops: set[str] = set()
+    for name, node in graph.nodes.items():
+        kind = _text(_meta(node).get("neuron", ""))
+        if kind in ("SNU", "SoftSNU") and (loop := _own_loop(graph, name, following)):
+            absorbed[name] = _f32(graph.nodes[loop].weight)
+            loops.add(loop)
+    nodes: dict[str, ir.nodes.Node] = {}
+    gains: dict[str, np.ndarray] = {}
+    for name, node in graph.nodes.items():
+        if name in (input_name, output_name) or name in loops:
+            continue
         if isinstance(node, NEURON_NIR_TYPES):
-            loops = [n for n in successors[current] if current in successors[n]]
-            if len(loops) > 1 or (loops and not isinstance(graph.nodes[loops[0]], nir.Linear)):
-                raise UnsupportedModelError(f"node '{current}': only one Linear self-loop allowed")
-            recurrent = _f32(graph.nodes[loops[0]].weight) if loops else None
-            visited.update(loops)
-            neuron, gain = _neuron_from_nir(current, node, recurrent, dialect)
-            _fold_gain(layers, current, gain)
-            layers.append(ir.Layer(current, neuron))
+            neuron, gain = _neuron_from_nir(name, node, absorbed.get(name), dialect)
+            nodes[name] = neuron
+            if gain is not None and not np.all(gain == 1.0):
+                gains[name] = gain
         else:
-            layers.append(ir.Layer(current, _synapse_from_nir(node)))
-    unused = set(graph.nodes) - visited
-    if unused:
-        raise UnsupportedModelError(f"NIR nodes not on the input-output chain: {sorted(unused)}")
-    return ir.Network(layers, input_shape)
+            nodes[name] = _synapse_from_nir(node)
+    edges = [ir.Edge(ir.INPUT if source == input_name else source, target,
+                     1 if (source, target) in delayed else 0)
+             for source, target in pairs
+             if target != output_name and source not in loops and target not in loops]
+    for name, gain in gains.items():
+        _fold_gain(nodes, edges, name, gain)
+    unreachable = _unreachable(nodes, edges)
+    if unreachable:
+        raise UnsupportedModelError(f"NIR nodes not reached from the input: {unreachable}")
+    return ir.Network(nodes, tuple(edges), input_shape, ends[0])
+
+
+def _unreachable(nodes: dict[str, object], edges: list[ir.Edge]) -> list[str]:
+    reached, frontier = set(), [ir.INPUT]
+    while frontier:
+        current = frontier.pop()
+        for edge in edges:
+            if edge.source == current and edge.target not in reached:
+                reached.add(edge.target)
+                frontier.append(edge.target)
+    return sorted(set(nodes) - reached)
 
 
 def read_network(path: str | Path, dialect: str | None = None, reset: str | None = None,

@@ -1,6 +1,7 @@
 """The intermediate representation: a float, discrete-time Network of typed nodes."""
 
-from neurodeploy.ir.network import Network
+from neurodeploy.ir.graph import INPUT, Edge
+from neurodeploy.ir.network import Layer, Network
 from neurodeploy.ir.nodes import (
     GRU,
     IAF,
@@ -13,11 +14,13 @@ from neurodeploy.ir.nodes import (
     Conv2d,
     CubaLIF,
     Flatten,
-    Layer,
+    Reset,
+    Spikes,
     SumPool2d,
     is_neuron,
     neuron_kind,
 )
 
-__all__ = ["CubaLIF", "GRU", "IAF", "LI", "LIF", "SNU", "SRC", "Affine", "AvgPool2d", "Conv2d", "Flatten",
-           "Layer", "SumPool2d", "Network", "is_neuron", "neuron_kind"]
+__all__ = ["INPUT", "GRU", "IAF", "LI", "LIF", "SNU", "SRC", "Affine", "AvgPool2d", "Conv2d", "CubaLIF",
+           "Edge", "Flatten", "Layer", "Network", "Reset", "Spikes", "SumPool2d", "is_neuron",
+           "neuron_kind"]

@@ -1,77 +1,173 @@
-"""The float, discrete-time Network: a chain of named nodes with known shapes."""
+"""The float, discrete-time Network: a graph of named nodes with known shapes.
+
+Data flows time-major `(T, B, *shape)`. The input pseudo-node `INPUT` carries the data; every
+other node receives the sum of its incoming edges (a delayed edge: the source's value one step
+earlier) and is evaluated once per step. The network's output is the node named `output`.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from neurodeploy.errors import UnsupportedModelError
-from neurodeploy.ir.nodes import Layer, is_neuron, neuron_kind
+from neurodeploy.ir.graph import (
+    INPUT,
+    Edge,
+    Group,
+    check_edges,
+    predecessors,
+    schedule,
+    successors,
+    topological_order,
+)
+from neurodeploy.ir.nodes import Node, is_neuron, neuron_kind
+
+
+@dataclass(frozen=True)
+class Layer:
+    """A named node of the network."""
+
+    name: str
+    node: Node
 
 
 @dataclass(eq=False)
 class Network:
-    """A feed-forward chain of layers, each neuron layer possibly recurrent within itself.
+    """A graph of float nodes; see the module docstring.
 
-    `input_shape` is the per-sample, per-step feature shape, e.g. (64,) or (C, H, W). Data flows
-    time-major `(T, B, *input_shape)`; every layer is evaluated once per time step, in order.
+    `nodes` keeps insertion order (the order of the source model); `order` is a topological order
+    of the undelayed edges; `input_shape` is the per-step, per-sample shape of the data.
     """
 
-    layers: tuple[Layer, ...]
+    nodes: dict[str, Node]
+    edges: tuple[Edge, ...]
     input_shape: tuple[int, ...]
+    output: str
 
     def __post_init__(self) -> None:
-        self.layers = tuple(self.layers)
+        self.nodes = dict(self.nodes)
+        self.edges = tuple(self.edges)
         self.input_shape = tuple(int(d) for d in self.input_shape)
-        if not self.layers:
+        if not self.nodes:
             raise UnsupportedModelError("the network has no layers")
-        names = [layer.name for layer in self.layers]
+        if INPUT in self.nodes:
+            raise UnsupportedModelError(f"'{INPUT}' is reserved for the network input; rename "
+                                        "that layer")
+        if self.output not in self.nodes:
+            raise UnsupportedModelError(f"the network output '{self.output}' is not one of its "
+                                        "layers")
+        check_edges(list(self.nodes), self.edges, "network")
+        self.order = topological_order(list(self.nodes), self.edges)
+        self._shapes = self._infer_shapes()
+        fed = {edge.target for edge in self.edges}
+        unfed = [name for name in self.nodes if name not in fed]
+        if unfed:
+            raise UnsupportedModelError(f"layers {unfed} receive no input")
+
+    @classmethod
+    def chain(cls, layers: Sequence[Layer], input_shape: Sequence[int]) -> Network:
+        """A feed-forward chain: input -> layers[0] -> layers[1] -> ... -> output."""
+        names = [layer.name for layer in layers]
         if len(set(names)) != len(names):
             raise UnsupportedModelError(f"layer names must be unique, got {names}")
-        self._shapes = self._infer_shapes()
+        if not layers:
+            raise UnsupportedModelError("the network has no layers")
+        edges = [Edge(a, b) for a, b in zip([INPUT, *names[:-1]], names, strict=True)]
+        return cls({layer.name: layer.node for layer in layers}, tuple(edges), tuple(input_shape),
+                   names[-1])
 
-    def _infer_shapes(self) -> list[tuple[int, ...]]:
-        shapes, shape = [], self.input_shape
-        for layer in self.layers:
-            if hasattr(layer.node, "output_shape"):
+    def _infer_shapes(self) -> dict[str, tuple[int, ...]]:
+        shapes: dict[str, tuple[int, ...]] = {INPUT: self.input_shape}
+        received: dict[str, tuple[int, ...]] = {}
+        for name in self.order:
+            incoming = {shapes[e.source] for e in predecessors(self.edges, name)
+                        if e.source in shapes}
+            if not incoming:
+                raise UnsupportedModelError(f"layer '{name}' is fed only by recurrent (delayed) "
+                                            "edges from layers after it")
+            if len(incoming) > 1:
+                raise UnsupportedModelError(f"layer '{name}' sums inputs of different shapes "
+                                            f"{sorted(incoming)}")
+            shape = received[name] = incoming.pop()
+            node = self.nodes[name]
+            if hasattr(node, "output_shape"):
                 try:
-                    shape = layer.node.output_shape(shape)
+                    shape = node.output_shape(shape)
                 except ValueError as exc:
-                    raise UnsupportedModelError(f"layer {layer.name}: {exc}") from None
-            shapes.append(shape)
+                    raise UnsupportedModelError(f"layer {name}: {exc}") from None
+            shapes[name] = tuple(shape)
+        for edge in self.edges:  # recurrent edges, seen only now, must agree too
+            if shapes[edge.source] != received[edge.target]:
+                raise UnsupportedModelError(
+                    f"edge {edge.source} -> {edge.target}: shape {shapes[edge.source]} does not "
+                    f"match the other inputs {received[edge.target]}")
+        self._received = received
         return shapes
 
-    def output_shape_of(self, name: str) -> tuple[int, ...]:
-        """Per-sample output shape of the named layer."""
-        return self._shapes[self.index(name)]
-
-    def input_shape_of(self, name: str) -> tuple[int, ...]:
-        index = self.index(name)
-        return self.input_shape if index == 0 else self._shapes[index - 1]
-
-    def index(self, name: str) -> int:
-        for i, layer in enumerate(self.layers):
-            if layer.name == name:
-                return i
-        raise KeyError(name)
+    # ------------------------------------------------------------------ structure
 
     @property
-    def output_shape(self) -> tuple[int, ...]:
-        return self._shapes[-1]
+    def layers(self) -> list[Layer]:
+        """Every node as a Layer, in topological order."""
+        return [Layer(name, self.nodes[name]) for name in self.order]
 
     @property
     def neuron_layers(self) -> list[Layer]:
         return [layer for layer in self.layers if is_neuron(layer.node)]
 
+    def inputs_of(self, name: str) -> list[Edge]:
+        return predecessors(self.edges, name)
+
+    def consumers_of(self, name: str) -> list[Edge]:
+        return successors(self.edges, name)
+
+    def schedule(self) -> list[Group]:
+        return schedule(self.order, self.edges)
+
+    @property
+    def is_chain(self) -> bool:
+        """True for input -> n1 -> n2 -> ... -> output with no other edges."""
+        expected = [Edge(a, b) for a, b in zip([INPUT, *self.order[:-1]], self.order, strict=True)]
+        return list(self.edges) == expected and self.output == self.order[-1]
+
+    def as_chain(self, what: str) -> list[Layer]:
+        """The layers in order, or a one-line error when the network is not a plain chain."""
+        if not self.is_chain:
+            extra = next((e for e in self.edges if e.delay or e.source not in (INPUT, *self.order)
+                          or len(self.inputs_of(e.target)) > 1), None)
+            detail = (f" (edge {extra.source} -> {extra.target}"
+                      f"{', delayed' if extra and extra.delay else ''})" if extra else "")
+            raise UnsupportedModelError(f"{what} takes chains of layers; this network has "
+                                        f"branches, merges or recurrent edges{detail}")
+        return self.layers
+
+    # ------------------------------------------------------------------ shapes
+
+    def output_shape_of(self, name: str) -> tuple[int, ...]:
+        """Per-sample output shape of the named node."""
+        return self._shapes[name]
+
+    def input_shape_of(self, name: str) -> tuple[int, ...]:
+        """Per-sample shape of what the named node receives."""
+        return self._received[name]
+
+    @property
+    def output_shape(self) -> tuple[int, ...]:
+        return self._shapes[self.output]
+
     @property
     def output_is_graded(self) -> bool:
-        last = self.layers[-1].node
-        return bool(getattr(last, "graded", True))
+        return bool(getattr(self.nodes[self.output], "graded", True))
 
     def summary(self) -> str:
-        """One line per layer: name, kind and output shape."""
+        """One line per node: name, kind, inputs and output shape."""
         lines = []
-        for layer, shape in zip(self.layers, self._shapes, strict=True):
-            kind = neuron_kind(layer.node) if is_neuron(layer.node) else type(layer.node).__name__
-            lines.append(f"{layer.name:>6}  {kind:<9} -> {shape}")
+        for layer in self.layers:
+            node = layer.node
+            kind = neuron_kind(node) if is_neuron(node) else type(node).__name__
+            sources = ", ".join(e.source + ("(t-1)" if e.delay else "")
+                                for e in self.inputs_of(layer.name))
+            lines.append(f"{layer.name:>6}  {kind:<9} <- {sources:<12} -> "
+                         f"{self.output_shape_of(layer.name)}")
         return "\n".join(lines)
-

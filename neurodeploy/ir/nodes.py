@@ -7,9 +7,24 @@ engine cites that place.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
+from enum import StrEnum
 
 import numpy as np
+
+
+class Reset(StrEnum):
+    """What a spike does to the membrane: subtract the threshold, or set it to zero."""
+
+    SUBTRACT = "subtract"
+    ZERO = "zero"
+
+
+class Spikes(StrEnum):
+    """At most one spike per step, or as many as the membrane holds thresholds."""
+
+    SINGLE = "single"
+    MULTI = "multi"
 
 
 def _conv_out(size: int, kernel: int, stride: int, padding: int, dilation: int = 1) -> int:
@@ -94,11 +109,14 @@ class IAF:
     """Integrate-and-fire neuron; update: `neurodeploy.nn.IAF`."""
 
     threshold: np.ndarray
-    spike: str = "multi"
-    reset: str = "subtract"
+    spike: Spikes = Spikes.MULTI
+    reset: Reset = Reset.SUBTRACT
     min_v: np.ndarray | None = None
     strict: bool = False
     graded = False
+
+    def __post_init__(self) -> None:
+        self.spike, self.reset = Spikes(self.spike), Reset(self.reset)
 
 
 @dataclass(eq=False)
@@ -107,9 +125,12 @@ class LIF:
 
     beta: np.ndarray
     threshold: np.ndarray
-    reset: str = "subtract"
+    reset: Reset = Reset.SUBTRACT
     reset_delay: bool = True
     graded = False
+
+    def __post_init__(self) -> None:
+        self.reset = Reset(self.reset)
 
 
 @dataclass(eq=False)
@@ -191,12 +212,3 @@ def neuron_kind(node: NeuronNode) -> str:
     if isinstance(node, SNU) and node.soft:
         return "SoftSNU"
     return type(node).__name__
-
-
-@dataclass(eq=False)
-class Layer:
-    """A named node in the network's chain."""
-
-    name: str
-    node: Node
-    metadata: dict = field(default_factory=dict)

@@ -25,11 +25,13 @@ def register(module: nn.Module, name: str, value: torch.Tensor, learnable: bool)
 class NeuronLayer(nn.Module):
     """A layer of neurons stepping through time-major input `(T, B, *neuron_shape)`.
 
-    Every call starts from zero state, so a forward pass is a pure function of its input.
-    Subclasses implement `run`, which also returns the recorded state sequences.
+    Every call of `forward`/`run` starts from zero state, so it is a pure function of its input.
+    Subclasses implement `step` (one time step, the update equation of their docstring) and
+    `initial_state`; `run` is the loop over steps, so a whole sequence and a step-by-step run
+    (the engines' recurrent groups, streaming) compute exactly the same numbers.
     """
 
-    #: names of the per-step states `run` records, in order
+    #: names of the entries of the state tuple that `step` carries, in order
     state_names: tuple[str, ...] = ()
     #: True when the output is graded (continuous), False when it counts spikes
     graded: bool = False
@@ -38,11 +40,30 @@ class NeuronLayer(nn.Module):
         output, _ = self.run(x, record=False)
         return output
 
+    def initial_state(self, like: torch.Tensor) -> tuple[torch.Tensor, ...]:
+        """The zero state for one step's input `like` `(B, *shape)`."""
+        return tuple(torch.zeros_like(like) for _ in self.state_names)
+
+    def step(self, inp: torch.Tensor, state: tuple[torch.Tensor, ...]
+             ) -> tuple[torch.Tensor, tuple[torch.Tensor, ...]]:
+        """One time step: input `(B, *shape)` and state -> output and the new state."""
+        raise NotImplementedError
+
     def run(
         self, x: torch.Tensor, record: bool = True
     ) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
         """Return the output `(T, B, *shape)` and, when `record`, each state as `(T, B, *shape)`."""
-        raise NotImplementedError
+        self._check_time_major(x, type(self).__name__)
+        state = self.initial_state(x[0])
+        outputs, records = [], []
+        for inp in x:
+            out, state = self.step(inp, state)
+            outputs.append(out)
+            if record:
+                records.append(state)
+        recorded = ({name: torch.stack([r[k] for r in records])
+                     for k, name in enumerate(self.state_names)} if record else {})
+        return torch.stack(outputs), recorded
 
     @staticmethod
     def _check_time_major(x: torch.Tensor, name: str) -> None:
@@ -50,8 +71,3 @@ class NeuronLayer(nn.Module):
             raise ValueError(
                 f"{name} expects time-major input (T, B, *features), got shape {tuple(x.shape)}"
             )
-
-
-def stack_records(records: dict[str, list[torch.Tensor]]) -> dict[str, torch.Tensor]:
-    """Stack per-step state lists into `(T, ...)` tensors."""
-    return {name: torch.stack(values) for name, values in records.items()}

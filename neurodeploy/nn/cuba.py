@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import torch
 
-from neurodeploy.nn.base import NeuronLayer, as_parameter_tensor, register, stack_records
+from neurodeploy.nn.base import NeuronLayer, as_parameter_tensor, register
 from neurodeploy.nn.surrogate import step
 
 
@@ -37,18 +37,10 @@ class CubaLIF(NeuronLayer):
         register(self, "beta", as_parameter_tensor(beta, shape), learnable=False)
         register(self, "threshold", as_parameter_tensor(threshold, shape), learnable=False)
 
-    def run(self, x: torch.Tensor, record: bool = True):
-        self._check_time_major(x, "CubaLIF")
-        i = torch.zeros_like(x[0])
-        v = torch.zeros_like(x[0])
-        outputs, records = [], {"i": [], "v": []}
-        for inp in x:
-            i = self.alpha * i + inp
-            v = self.beta * v + i
-            s = step(v - self.threshold)
-            v = v * (1 - s)
-            outputs.append(s)
-            if record:
-                records["i"].append(i)
-                records["v"].append(v)
-        return torch.stack(outputs), stack_records(records) if record else {}
+    def step(self, inp: torch.Tensor, state: tuple[torch.Tensor, ...]):
+        i, v = state
+        i = self.alpha * i + inp
+        v = self.beta * v + i
+        s = step(v - self.threshold)
+        v = v * (1 - s)
+        return s, (i, v)

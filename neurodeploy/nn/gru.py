@@ -26,7 +26,16 @@ class GRU(NeuronLayer):
         super().__init__()
         self.cell = nn.GRU(input_size, hidden_size)
 
+    def step(self, inp: torch.Tensor, state: tuple[torch.Tensor, ...]):
+        (h,) = state
+        out, _ = self.cell(inp[None], h[None])
+        return out[0], (out[0],)
+
+    def initial_state(self, like: torch.Tensor) -> tuple[torch.Tensor, ...]:
+        return (like.new_zeros(*like.shape[:-1], self.cell.hidden_size),)
+
     def run(self, x: torch.Tensor, record: bool = True):
+        """The whole sequence in one `nn.GRU` call (what torch computes for the trained model)."""
         self._check_time_major(x, "GRU")
         out, _ = self.cell(x)
         return out, {"h": out} if record else {}

@@ -6,7 +6,7 @@ from typing import Literal
 
 import torch
 
-from neurodeploy.nn.base import NeuronLayer, as_parameter_tensor, register, stack_records
+from neurodeploy.nn.base import NeuronLayer, as_parameter_tensor, register
 from neurodeploy.nn.surrogate import step, step_at_zero
 
 
@@ -84,28 +84,22 @@ class IAF(NeuronLayer):
         else:
             register(self, "min_v", as_parameter_tensor(min_v, shape), learnable=False)
 
-    def run(self, x: torch.Tensor, record: bool = True):
-        self._check_time_major(x, "IAF")
-        v = torch.zeros_like(x[0])
-        outputs, records = [], {"v": []}
-        for inp in x:
-            v = v + inp
-            if self.spike == "multi":
-                n = multi_spike(v, self.threshold)
-            elif self.strict:
-                n = step(v - self.threshold)
-            else:
-                n = step_at_zero(v - self.threshold)
-            if self.reset == "subtract":
-                v = v - n * self.threshold
-            else:
-                v = v * (1 - torch.clamp(n, max=1))
-            if self.min_v is not None:
-                v = torch.relu(v - self.min_v) + self.min_v
-            outputs.append(n)
-            if record:
-                records["v"].append(v)
-        return torch.stack(outputs), stack_records(records) if record else {}
+    def step(self, inp: torch.Tensor, state: tuple[torch.Tensor, ...]):
+        (v,) = state
+        v = v + inp
+        if self.spike == "multi":
+            n = multi_spike(v, self.threshold)
+        elif self.strict:
+            n = step(v - self.threshold)
+        else:
+            n = step_at_zero(v - self.threshold)
+        if self.reset == "subtract":
+            v = v - n * self.threshold
+        else:
+            v = v * (1 - torch.clamp(n, max=1))
+        if self.min_v is not None:
+            v = torch.relu(v - self.min_v) + self.min_v
+        return n, (v,)
 
     def extra_repr(self) -> str:
         return f"spike={self.spike}, reset={self.reset}, strict={self.strict}"

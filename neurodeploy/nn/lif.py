@@ -6,7 +6,7 @@ from typing import Literal
 
 import torch
 
-from neurodeploy.nn.base import NeuronLayer, as_parameter_tensor, register, stack_records
+from neurodeploy.nn.base import NeuronLayer, as_parameter_tensor, register
 from neurodeploy.nn.surrogate import step
 
 
@@ -54,25 +54,19 @@ class LIF(NeuronLayer):
         register(self, "beta", as_parameter_tensor(beta, shape), learnable=learn_beta)
         register(self, "threshold", as_parameter_tensor(threshold, shape), learnable=False)
 
-    def run(self, x: torch.Tensor, record: bool = True):
-        self._check_time_major(x, "LIF")
+    def step(self, inp: torch.Tensor, state: tuple[torch.Tensor, ...]):
+        (m,) = state
         beta = self.beta.clamp(0.0, 1.0)
-        m = torch.zeros_like(x[0])
-        outputs, records = [], {"m": []}
-        for inp in x:
-            r = (m > self.threshold).to(x.dtype)
-            if self.reset == "subtract":
-                m = beta * m + inp - r * self.threshold
-            else:
-                m = beta * ((1 - r) * m) + inp
-            s = step(m - self.threshold)
-            if not self.reset_delay:
-                undone = s - r
-                m = m - undone * self.threshold if self.reset == "subtract" else m - undone * m
-            outputs.append(s)
-            if record:
-                records["m"].append(m)
-        return torch.stack(outputs), stack_records(records) if record else {}
+        r = (m > self.threshold).to(inp.dtype)
+        if self.reset == "subtract":
+            m = beta * m + inp - r * self.threshold
+        else:
+            m = beta * ((1 - r) * m) + inp
+        s = step(m - self.threshold)
+        if not self.reset_delay:
+            undone = s - r
+            m = m - undone * self.threshold if self.reset == "subtract" else m - undone * m
+        return s, (m,)
 
     def extra_repr(self) -> str:
         return f"reset={self.reset}, reset_delay={self.reset_delay}"

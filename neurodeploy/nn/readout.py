@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import torch
 
-from neurodeploy.nn.base import NeuronLayer, as_parameter_tensor, register, stack_records
+from neurodeploy.nn.base import NeuronLayer, as_parameter_tensor, register
 
 
 class LI(NeuronLayer):
@@ -28,15 +28,10 @@ class LI(NeuronLayer):
         super().__init__()
         register(self, "alpha", as_parameter_tensor(alpha, shape), learnable=False)
 
-    def run(self, x: torch.Tensor, record: bool = True):
-        self._check_time_major(x, "LI")
-        v = torch.zeros_like(x[0])
-        outputs = []
-        for inp in x:
-            v = self.alpha * v + inp
-            outputs.append(v)
-        out = torch.stack(outputs)
-        return out, stack_records({"v": outputs}) if record else {}
+    def step(self, inp: torch.Tensor, state: tuple[torch.Tensor, ...]):
+        (v,) = state
+        v = self.alpha * v + inp
+        return v, (v,)
 
 
 def src_readout_weights(n_in: int, n_classes: int, group: int = 10) -> torch.Tensor:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from neurodeploy.nn.base import NeuronLayer, as_parameter_tensor, register, stack_records
+from neurodeploy.nn.base import NeuronLayer, as_parameter_tensor, register
 from neurodeploy.nn.surrogate import step
 
 
@@ -29,7 +29,7 @@ class SNU(NeuronLayer):
         recurrent: add the recurrent weight R (features must be an int).
     """
 
-    state_names = ("s",)
+    state_names = ("s", "y")
     soft = False
 
     def __init__(
@@ -61,21 +61,14 @@ class SNU(NeuronLayer):
     def _output(self, pre: torch.Tensor) -> torch.Tensor:
         return torch.sigmoid(pre) if self.soft else step(pre)
 
-    def run(self, x: torch.Tensor, record: bool = True):
-        self._check_time_major(x, type(self).__name__)
-        s = torch.zeros_like(x[0])
-        y = torch.zeros_like(x[0])
-        outputs, records = [], {"s": []}
-        for inp in x:
-            drive = inp + self.decay * s * (1 - y)
-            if self.recurrent is not None:
-                drive = drive + self.recurrent(y)
-            s = torch.relu(drive)
-            y = self._output(s + self.bias)
-            outputs.append(y)
-            if record:
-                records["s"].append(s)
-        return torch.stack(outputs), stack_records(records) if record else {}
+    def step(self, inp: torch.Tensor, state: tuple[torch.Tensor, ...]):
+        s, y = state
+        drive = inp + self.decay * s * (1 - y)
+        if self.recurrent is not None:
+            drive = drive + self.recurrent(y)
+        s = torch.relu(drive)
+        y = self._output(s + self.bias)
+        return y, (s, y)
 
     def extra_repr(self) -> str:
         return f"shape={self.shape}"

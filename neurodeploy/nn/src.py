@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import torch
 
-from neurodeploy.nn.base import NeuronLayer, as_parameter_tensor, register, stack_records
+from neurodeploy.nn.base import NeuronLayer, as_parameter_tensor, register
 
 
 def relu_with_identity_gradient(h: torch.Tensor) -> torch.Tensor:
@@ -67,28 +67,18 @@ class SRC(NeuronLayer):
         shape = (self.features,)
         register(self, "bias", as_parameter_tensor(bias_init, shape), learnable=learn_bias)
 
-    def run(self, x: torch.Tensor, record: bool = True):
-        self._check_time_major(x, "SRC")
-        i = torch.zeros_like(x[0])
-        h = torch.zeros_like(x[0])
-        hs = torch.zeros_like(x[0])
+    def step(self, inp: torch.Tensor, state: tuple[torch.Tensor, ...]):
+        i, h, hs = state
+        h_prev, hs_prev = h.detach(), hs.detach()
+        i = self.alpha * i + inp
+        bounded = self.rho * torch.tanh(i / self.rho)
+        zs = self.zs_hyp + (self.zs_dep - self.zs_hyp) * (h_prev > 0.5).to(inp.dtype)
         b = torch.clamp(self.bias, max=self.bias_max)
-        outputs, records = [], {"i": [], "h": [], "hs": []}
-        for inp in x:
-            h_prev, hs_prev = h.detach(), hs.detach()
-            i = self.alpha * i + inp
-            bounded = self.rho * torch.tanh(i / self.rho)
-            zs = self.zs_hyp + (self.zs_dep - self.zs_hyp) * (h_prev > 0.5).to(x.dtype)
-            h = self.z * h_prev + (1 - self.z) * torch.tanh(
-                bounded + self.r * h_prev + self.rs * hs_prev + b
-            )
-            hs = zs * hs_prev + (1 - zs) * h_prev
-            outputs.append(relu_with_identity_gradient(h))
-            if record:
-                records["i"].append(i)
-                records["h"].append(h)
-                records["hs"].append(hs)
-        return torch.stack(outputs), stack_records(records) if record else {}
+        h = self.z * h_prev + (1 - self.z) * torch.tanh(
+            bounded + self.r * h_prev + self.rs * hs_prev + b
+        )
+        hs = zs * hs_prev + (1 - zs) * h_prev
+        return relu_with_identity_gradient(h), (i, h, hs)
 
     def extra_repr(self) -> str:
         return f"features={self.features}, alpha={self.alpha}"

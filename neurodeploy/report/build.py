@@ -1,16 +1,20 @@
-"""The deployment report: accuracy float vs quantized, per-layer agreement, costs, cycles."""
+"""The deployment report: accuracy float vs deployed, per-node agreement, costs, time, placement.
+
+Every figure comes from the engines' results and the target's Placement and Cost; this module
+only arranges them as plain data (report.json), which `neurodeploy.report.markdown` renders.
+"""
 
 from __future__ import annotations
+
+import math
 
 import numpy as np
 
 from neurodeploy import ir
-from neurodeploy.cost.model import cost_report
-from neurodeploy.quant.program import Program
-from neurodeploy.sim.float_engine import simulate_network
-from neurodeploy.sim.int_engine import simulate_program
-from neurodeploy.sim.result import SimulationResult
-from neurodeploy.targets.registry import get_target
+from neurodeploy.engine.result import SimulationResult
+from neurodeploy.ir.graph import latency
+from neurodeploy.program.graph import Program
+from neurodeploy.targets.base import Cost, Placement
 
 
 def sqnr_db(reference: np.ndarray, approximation: np.ndarray) -> float:
@@ -18,103 +22,106 @@ def sqnr_db(reference: np.ndarray, approximation: np.ndarray) -> float:
     noise = float(np.sum((reference.astype(np.float64) - approximation) ** 2))
     signal = float(np.sum(reference.astype(np.float64) ** 2))
     if noise == 0:
-        return float("inf")
-    return 10 * np.log10(signal / noise) if signal > 0 else float("-inf")
+        return math.inf
+    return 10 * math.log10(signal / noise) if signal > 0 else -math.inf
 
 
-def layer_delays(program: Program) -> dict[str, int]:
-    """Steps by which each layer's output lags the float network (Loihi: one per layer)."""
-    delays, total = {}, 0
-    for layer in program.layers:
-        total += int(layer.consts.get("synaptic_delay", 0))
-        delays[layer.name] = total
-    return delays
+def finite(value: float) -> float | str:
+    """A JSON-safe number: infinities as strings."""
+    return value if math.isfinite(value) else ("inf" if value > 0 else "-inf")
 
 
-def layer_agreement(float_result: SimulationResult, int_result: SimulationResult,
-                    delays: dict[str, int] | None = None) -> dict:
-    """Per neuron layer: fraction of identical outputs and the SQNR of the quantized outputs,
-    each layer aligned by its delay."""
+def node_delays(program: Program) -> dict[str, int]:
+    """Steps by which each node's output lags the float network (Loihi: one per layer)."""
+    return {name: latency(program.order, program.edges, name) for name in program.stateful_nodes}
+
+
+def node_agreement(reference: SimulationResult, deployed: SimulationResult,
+                   delays: dict[str, int]) -> dict[str, dict]:
+    """Per neuron node present in both runs: identical outputs and the SQNR of the deployed ones,
+    aligned by the node's delay."""
     agreement = {}
-    for name, quantized in int_result.layer_outputs.items():
-        reference = float_result.layer_outputs[name]
-        start = (delays or {}).get(name, 0)
-        quantized = quantized[start:start + reference.shape[0]].reshape(reference.shape)
-        agreement[name] = {"identical_fraction": float(np.mean(reference == quantized)),
-                           "sqnr_db": sqnr_db(reference, quantized)}
+    for name, values in deployed.node_outputs.items():
+        if name not in reference.node_outputs or name not in delays:
+            continue
+        expected = reference.node_outputs[name]
+        start = delays[name]
+        got = values[start:start + expected.shape[0]].reshape(expected.shape)
+        agreement[name] = {"identical_fraction": float(np.mean(expected == got)),
+                           "sqnr_db": finite(sqnr_db(expected, got))}
     return agreement
 
 
-def accuracy_entry(float_accuracy: float, quantized_accuracy: float) -> dict:
-    """report["accuracy"]: float and quantized accuracy and their difference in points."""
-    return {"float": float_accuracy, "quantized": quantized_accuracy,
-            "delta_pp": 100 * (quantized_accuracy - float_accuracy)}
+def accuracy_entry(float_accuracy: float, deployed_accuracy: float) -> dict:
+    """report["accuracy"]: float and deployed accuracy and their difference in points."""
+    return {"float": float_accuracy, "quantized": deployed_accuracy,
+            "delta_pp": 100 * (deployed_accuracy - float_accuracy)}
 
 
-def _finite(value: float) -> float | str:
-    return value if np.isfinite(value) else ("inf" if value > 0 else "-inf")
+def _kind(node: object) -> str:
+    return ir.neuron_kind(node) if ir.is_neuron(node) else type(node).__name__
 
 
-def build_report(network: ir.Network, program: Program, x: np.ndarray,
+def build_report(network: ir.Network, program: Program, reference: SimulationResult,
+                 deployed: SimulationResult, placement: Placement, cost: Cost,
                  labels: np.ndarray | None) -> dict:
     """Everything a hardware engineer checks before trusting a deployment, as plain data."""
-    target = get_target(program.target)
-    quant = program.settings["quant"]
-    float_result = simulate_network(network, x, record_layers=True)
-    int_result = simulate_program(program, x, record_layers=True)
-    energy = target.energy(program)
-    costs = cost_report(program, int_result, energy, quant["weight_bits"])
-    placements = program.settings["mapping"]  # placed once, by convert
-    cycles = target.timing(program, placements, int_result)
-    static_pj = target.static_pj(placements, cycles) if target.static_pj else 0.0
-    delays = layer_delays(program)
-    agreement = layer_agreement(float_result, int_result, delays)
-    last = program.layers[-1].name
-    aligned_output = int_result.output[delays[last]:delays[last] + float_result.output.shape[0]]
-    for entry in agreement.values():
-        entry["sqnr_db"] = _finite(entry["sqnr_db"])
-    steps, batch = x.shape[:2]
+    steps, batch = reference.output.shape[:2]
+    delays = node_delays(program)
+    lag = program.latency
+    output = deployed.output[lag:lag + steps]
+    error = np.abs(output.astype(np.float64) - reference.output)
+    timing, energy = cost.timing, cost.energy
+    saturation = {name: {"saturated_per_sample": tally.saturated / batch,
+                         "fraction_of_updates": tally.saturated / tally.updates
+                         if tally.updates else 0.0}
+                  for name, tally in deployed.tallies.items()}
+    spikes = {name: float(deployed.events[name].sum() if name in deployed.graded
+                          else deployed.spikes[name].sum()) / batch for name in deployed.spikes}
+    dense_ann = cost.details.get("dense_ann", {})
     report = {
         "target": program.target,
         "samples": int(batch), "timesteps": int(steps),
-        "network": [{"name": layer.name,
-                     "kind": ir.neuron_kind(layer.node) if ir.is_neuron(layer.node)
-                     else type(layer.node).__name__,
-                     "shape": list(network.output_shape_of(layer.name))} for layer in network.layers],
-        "quantization": {**quant, "input_unit": program.input_unit, "input_bits": program.input_bits,
-                         "layers": {layer.name: {"kind": layer.kind, "input_shift": layer.input_shift,
-                                                 "state_unit_max": float(np.max(layer.unit)),
-                                                 "out_bits": layer.out_bits}
-                                    for layer in program.layers}},
-        "agreement": {"output_identical_fraction": float(np.mean(float_result.output ==
-                                                                 aligned_output)),
-                      "output_sqnr_db": _finite(sqnr_db(float_result.output, aligned_output)),
-                      "output_delay_steps": delays[last],
-                      "layers": agreement},
-        "spikes": {"total": costs["totals"]["spikes"],
-                   "per_layer": {k: v["spikes"] for k, v in costs["layers"].items()}},
-        "synops": {"total": costs["totals"]["synops"], "dense": costs["totals"]["synops_dense"],
-                   "per_layer": {k: {"effective": v["synops"], "dense": v["synops_dense"],
-                                     "type": v["synop_type"]} for k, v in costs["layers"].items()}},
-        "energy": {"total_pj": costs["totals"]["energy_pj"] + static_pj,
-                   "dynamic_pj": costs["totals"]["energy_pj"], "static_pj": static_pj,
-                   "synaptic_pj": costs["totals"]["synaptic_pj"],
-                   "neuron_pj": costs["totals"]["neuron_pj"],
-                   "per_layer_pj": {k: v["energy_pj"] for k, v in costs["layers"].items()},
-                   "dense_ann_pj": costs["ann"]["energy_pj"], "dense_ann_macs": costs["ann"]["macs"],
-                   "snn_over_ann": costs["ann"]["snn_over_ann_energy"],
-                   "ann_description": costs["ann"]["description"],
-                   "sources": dict(energy.sources)},
-        "cycles": cycles,
-        "memory": {"total_bytes": costs["totals"]["memory_bytes"],
-                   "per_layer": {k: v["memory_bytes"] for k, v in costs["layers"].items()}},
-        "mapping": {"cores_used": sum(len(p["cores"]) for p in placements),
-                    "cores_available": getattr(target.spec, "cores", None) or
-                    target.spec.cores_per_chip,
-                    "layers": placements},
-        "approximations": program.settings.get("approximations", []),
+        "network": [{"name": layer.name, "kind": _kind(layer.node),
+                     "inputs": [e.source + (" (t-1)" if e.delay else "")
+                                for e in network.inputs_of(layer.name)],
+                     "shape": list(network.output_shape_of(layer.name))}
+                    for layer in network.layers],
+        "quantization": {"options": dict(program.options),
+                         "input": {"shape": list(program.input.shape),
+                                   "scale": program.input.scale, "bits": program.input.bits},
+                         "nodes": {name: program.nodes[name].describe() for name in program.order}},
+        "agreement": {"output_identical_fraction": float(np.mean(output == reference.output)),
+                      "output_sqnr_db": finite(sqnr_db(reference.output, output)),
+                      "output_max_abs_error": float(error.max(initial=0.0)),
+                      "final_step_max_abs_error": float(error[-1].max(initial=0.0)),
+                      "output_delay_steps": lag,
+                      "nodes": node_agreement(reference, deployed, delays)},
+        "saturation": saturation,
+        "spikes": {"total": float(sum(spikes.values())), "per_node": spikes,
+                   "graded_nodes": sorted(deployed.graded)},
+        "synops": {"total": float(sum(cost.synops.values())),
+                   "dense": float(sum(cost.synops_dense.values())),
+                   "per_node": dict(cost.synops)},
+        "energy": {"total_pj": energy.total_pj, "dynamic_pj": energy.dynamic_pj,
+                   "static_pj": energy.static_pj, "per_node_pj": dict(energy.per_node_pj),
+                   "sources": dict(energy.sources), "note": energy.note,
+                   "dense_ann_pj": dense_ann.get("energy_pj"),
+                   "dense_ann_macs": dense_ann.get("macs"),
+                   "snn_over_ann": (energy.total_pj / dense_ann["energy_pj"]
+                                    if dense_ann.get("energy_pj") else None),
+                   "ann_description": dense_ann.get("description")},
+        "cycles": {"total": timing.cycles, "per_step": timing.cycles_per_step,
+                   "clock_hz": timing.clock_hz, "latency_s": timing.latency_s,
+                   "model": timing.model},
+        "time": {"steps": timing.steps, "latency_s": timing.latency_s,
+                 "step_ns": timing.step_ns},
+        "memory": {"total_bytes": int(sum(cost.memory_bytes.values())),
+                   "per_node": dict(cost.memory_bytes)},
+        "mapping": placement.as_dict(),
+        "approximations": list(program.approximations),
+        "details": {k: v for k, v in cost.details.items() if k != "dense_ann"},
     }
     if labels is not None:
-        report["accuracy"] = accuracy_entry(float_result.accuracy(labels),
-                                            int_result.accuracy(labels))
+        report["accuracy"] = accuracy_entry(reference.accuracy(labels), deployed.accuracy(labels))
     return report

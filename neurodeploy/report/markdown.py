@@ -7,65 +7,83 @@ def _row(*cells: object) -> str:
     return "| " + " | ".join(str(c) for c in cells) + " |"
 
 
-def _num(value: float, digits: int = 1) -> str:
+def _num(value: float | str | None, digits: int = 1) -> str:
+    if value is None:
+        return "n/a"
     if isinstance(value, str):
         return value
     return f"{value:,.{digits}f}"
 
 
-def accuracy_line(accuracy: dict, quantized_name: str = "quantized") -> list[str]:
+def accuracy_line(accuracy: dict, deployed_name: str = "deployed") -> list[str]:
     """The bold accuracy sentence of a report (and a blank line)."""
-    return [f"**Accuracy**: float {100 * accuracy['float']:.2f} %, {quantized_name} "
+    return [f"**Accuracy**: float {100 * accuracy['float']:.2f} %, {deployed_name} "
             f"{100 * accuracy['quantized']:.2f} % ({accuracy['delta_pp']:+.2f} pp).", ""]
 
 
+def time_cells(report: dict) -> list[list[str]]:
+    """Rows for time: cycles where the target has a clock, algorithmic steps otherwise."""
+    cycles, time = report["cycles"], report["time"]
+    rows = [["time steps", f"{time['steps']:,}"]]
+    if cycles.get("total") is not None:
+        rows.append(["cycles", f"{cycles['total']:,.0f} ({cycles['per_step']:,.0f} per step)"])
+        rows.append(["latency", f"{cycles['latency_s'] * 1e6:.1f} us at "
+                                f"{cycles['clock_hz'] / 1e6:.0f} MHz"])
+    else:
+        rows.append(["latency", f"{time['latency_s'] * 1e6:.1f} us ({time['step_ns']:.0f} ns per "
+                                "step)"])
+    return rows
+
+
 def render_markdown(report: dict) -> str:
-    """The report as Markdown: summary, per-layer table, mapping, and where figures come from."""
-    quant = report["quantization"]
+    """The report as Markdown: summary, per-node table, placement, and where figures come from."""
+    options = report["quantization"]["options"]
     lines = [f"# neurodeploy report: target `{report['target']}`", "",
-             f"{report['samples']} samples x {report['timesteps']} steps; weights "
-             f"{quant['weight_bits']} bit ({'per channel' if quant['per_channel'] else 'per tensor'}"
-             f"{', powers of two' if quant['power_of_two'] else ''}), graded spikes "
-             f"{quant['activation_bits']} bit, states {quant['state_bits']} bit.", ""]
+             f"{report['samples']} samples x {report['timesteps']} steps; options: "
+             + ", ".join(f"{k} {v}" for k, v in sorted(options.items())) + ".", ""]
     if "accuracy" in report:
         lines += accuracy_line(report["accuracy"])
     agreement = report["agreement"]
     lines += [f"Output identical to float in {100 * agreement['output_identical_fraction']:.2f} % "
-              f"of values (SQNR {_num(agreement['output_sqnr_db'])} dB).", "",
-              "## Per sample", "",
-              _row("quantity", "value"), _row("---", "---"),
-              _row("spikes", _num(report["spikes"]["total"])),
+              f"of values (SQNR {_num(agreement['output_sqnr_db'])} dB, largest error "
+              f"{agreement['output_max_abs_error']:.4g}).", ""]
+    energy = report["energy"]
+    lines += ["## Per sample", "", _row("quantity", "value"), _row("---", "---"),
+              _row("spikes (graded nodes: non-zero values)", _num(report["spikes"]["total"])),
               _row("synaptic operations (effective)", _num(report["synops"]["total"], 0)),
               _row("synaptic operations (dense)", _num(report["synops"]["dense"], 0)),
-              _row("energy", f"{_num(report['energy']['total_pj'] / 1e6, 3)} uJ"),
-              _row("same network as a dense int8 ANN", f"{_num(report['energy']['dense_ann_pj'] / 1e6, 3)} uJ"
-                   f" (SNN / ANN = {report['energy']['snn_over_ann']:.2f})"),
-              _row("cycles" if report["cycles"].get("clock_hz") else "time steps",
-                   _num(report["cycles"]["total"], 0)),
-              _row("latency", f"{report['cycles']['latency_s'] * 1e6:.1f} us" + (
-                  f" at {report['cycles']['clock_hz'] / 1e6:.0f} MHz"
-                  if report["cycles"].get("clock_hz") else
-                  f" ({report['cycles']['per_step_ns']:.0f} ns per step)")),
-              _row("memory", f"{report['memory']['total_bytes']:,} bytes"),
-              _row("cores", f"{report['mapping']['cores_used']} of {report['mapping']['cores_available']}"),
-              "", "## Layers", "",
-              _row("layer", "kind", "spikes", "synops", "type", "energy (nJ)", "identical",
-                   "SQNR (dB)", "cores"),
-              _row(*["---"] * 9)]
-    cores = {p["layer"]: len(p["cores"]) for p in report["mapping"]["layers"]}
-    for name, quant_layer in quant["layers"].items():
-        layer_agreement = agreement["layers"].get(name, {})
+              _row("energy, total", f"{energy['total_pj'] / 1e6:.3f} uJ"),
+              _row("energy, dynamic / static", f"{energy['dynamic_pj'] / 1e6:.3f} / "
+                                               f"{energy['static_pj'] / 1e6:.3f} uJ")]
+    if energy.get("dense_ann_pj") is not None:
+        lines.append(_row("same network as a dense int8 ANN",
+                          f"{energy['dense_ann_pj'] / 1e6:.3f} uJ (SNN / ANN = "
+                          f"{energy['snn_over_ann']:.2f})"))
+    lines += [_row(*cells) for cells in time_cells(report)]
+    mapping = report["mapping"]
+    lines += [_row("memory", f"{report['memory']['total_bytes']:,} bytes"),
+              _row(f"{mapping['unit']}s", f"{mapping['cores_used']} of "
+                                          f"{mapping['cores_available']}"), ""]
+    nodes = report["quantization"]["nodes"]
+    placed = {n["node"]: len(n["cores"]) for n in mapping["nodes"]}
+    lines += ["## Neuron nodes", "",
+              _row("node", "kind", "spikes", "synops", "energy (nJ)", "identical", "SQNR (dB)",
+                   "saturated", mapping["unit"] + "s"), _row(*["---"] * 9)]
+    for name, spikes in report["spikes"]["per_node"].items():
+        agreement_node = agreement["nodes"].get(name, {})
+        saturated = report["saturation"].get(name, {}).get("fraction_of_updates")
+        identical = agreement_node.get("identical_fraction")
         lines.append(_row(
-            name, quant_layer["kind"], _num(report["spikes"]["per_layer"][name]),
-            _num(report["synops"]["per_layer"][name]["effective"], 0),
-            report["synops"]["per_layer"][name]["type"],
-            _num(report["energy"]["per_layer_pj"][name] / 1e3, 2),
-            f"{100 * layer_agreement.get('identical_fraction', 0):.2f} %",
-            _num(layer_agreement.get("sqnr_db", "n/a")), cores.get(name, 0)))
+            name, nodes[name]["kind"], _num(spikes), _num(report["synops"]["per_node"].get(name), 0),
+            _num(energy["per_node_pj"].get(name, 0.0) / 1e3, 2),
+            "n/a" if identical is None else f"{100 * identical:.2f} %",
+            _num(agreement_node.get("sqnr_db")),
+            "n/a" if saturated is None else f"{100 * saturated:.3f} %", placed.get(name, 0)))
     if report.get("approximations"):
         lines += ["", "## Approximations", ""] + [f"- {note}" for note in report["approximations"]]
+    for key, value in report.get("details", {}).items():
+        lines += ["", f"## {key.replace('_', ' ').capitalize()}", "", f"`{value}`"]
     lines += ["", "## Sources", "",
-              f"Energy per operation: {', '.join(sorted(set(report['energy']['sources'].values())))}. "
-              f"ANN comparison: {report['energy']['ann_description']}.",
-              f"Cycle model: {report['cycles']['model']}.", ""]
+              f"Energy: {', '.join(sorted(set(energy['sources'].values())))}. {energy['note']}.",
+              f"Time model: {report['cycles']['model']}.", ""]
     return "\n".join(lines)

@@ -12,57 +12,24 @@ when the data format has fewer fraction bits), indexed by an arithmetic shift of
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
 
 import numpy as np
 
 from neurodeploy import ir
+from neurodeploy.engine.reference import simulate_network
+from neurodeploy.engine.timeline import delayed
 from neurodeploy.errors import UnsupportedModelError
-from neurodeploy.sim.float_engine import simulate_network
-from neurodeploy.sim.timeline import delayed
-from neurodeploy.targets.fpga.isa import Instr, Memories
+from neurodeploy.program.formats import round_half_up
+from neurodeploy.targets.fpga.isa import Instr
+from neurodeploy.targets.fpga.microcode import Microcode
 
 CONST_FIELD_BITS = 18
 MAX_CONST_FRACTION = 14
 TABLE_ENTRIES = 4096
 
 
-def _round(x) -> np.ndarray:
-    return np.floor(np.asarray(x, dtype=np.float64) + 0.5).astype(np.int64)
-
-
 def _sigmoid(x: np.ndarray) -> np.ndarray:
     return 1.0 / (1.0 + np.exp(-x))
-
-
-@dataclass(eq=False)
-class FpgaProgram:
-    """Instructions, memory contents and formats of one network on the datapath."""
-
-    instructions: list[Instr]
-    memories: Memories
-    frac: int
-    input_size: int
-    output_size: int
-    lanes: int
-    clock_hz: float
-    formats: dict = field(default_factory=dict)
-    tables: dict = field(default_factory=dict)
-
-    @property
-    def data_bits(self) -> int:
-        return self.memories.data_bits
-
-    @property
-    def input_shape(self) -> tuple[int, ...]:
-        return (self.input_size,)
-
-    def quantize_input(self, x: np.ndarray) -> np.ndarray:
-        limit = 1 << (self.data_bits - 1)
-        return np.clip(_round(np.asarray(x, np.float64) * 2.0 ** self.frac), -limit, limit - 1)
-
-    def dequantize(self, values: np.ndarray) -> np.ndarray:
-        return (np.asarray(values, np.float64) / 2.0 ** self.frac).astype(np.float32)
 
 
 class _Builder:
@@ -100,9 +67,9 @@ class _Builder:
         integer_bits = max(0, math.floor(math.log2(largest)) + 1) if largest > 0 else 0
         wfrac = self.bits - 1 - integer_bits
         qmax = (1 << (self.bits - 1)) - 1
-        matrix = np.clip(_round(weight * 2.0 ** wfrac), -qmax - 1, qmax)
+        matrix = np.clip(round_half_up(weight * 2.0 ** wfrac), -qmax - 1, qmax)
         accumulator = np.zeros(rows) if bias is None else bias
-        bias_base = self._bias_rom(_round(np.asarray(accumulator) * 2.0 ** (wfrac + self.frac)))
+        bias_base = self._bias_rom(round_half_up(np.asarray(accumulator) * 2.0 ** (wfrac + self.frac)))
         base = self.weight_words
         self.matrices[base] = matrix
         self.weight_words += math.ceil(rows / self.lanes) * cols
@@ -115,7 +82,7 @@ class _Builder:
         top = (1 << (CONST_FIELD_BITS - 1)) - 1
         frac = MAX_CONST_FRACTION if value == 0 else min(
             MAX_CONST_FRACTION, math.floor(math.log2(top / abs(value))))
-        return int(_round(value * 2.0 ** frac)), frac
+        return int(round_half_up(value * 2.0 ** frac)), frac
 
     def mulc(self, dst: int, src: int, n: int, value: float) -> None:
         integer, frac = self.constant(value)
@@ -131,7 +98,7 @@ class _Builder:
         step = 1.0 / per_unit
         centres = -radius + step * (np.arange(size) + 0.5)
         limit = 1 << (self.bits - 1)
-        values = np.clip(_round(function(centres) * 2.0 ** self.frac), -limit, limit - 1)
+        values = np.clip(round_half_up(function(centres) * 2.0 ** self.frac), -limit, limit - 1)
         entry = {"base": self.lut_words, "size": size, "shift": shift, "offset": size // 2,
                  "radius": radius}
         self.luts.append(values)
@@ -146,10 +113,13 @@ class _Builder:
     def emit(self, op: str, dst: int = 0, a: int = 0, b: int = 0, n: int = 0, **fields) -> None:
         self.code.append(Instr(op, dst=dst, a=a, b=b, n=n, **fields))
 
-    def memories(self) -> Memories:
-        return Memories(self.matrices, np.concatenate(self.bias or [np.zeros(0, np.int64)]),
-                        np.concatenate(self.luts or [np.zeros(0, np.int64)]), self.bits,
-                        max(self.words, 1))
+    def microcode(self, lanes: int, clock_hz: float) -> Microcode:
+        weights = [self.matrices[base].reshape(-1) for base in sorted(self.matrices)]
+        return Microcode(np.array([ins.row() for ins in self.code], np.int64),
+                         np.concatenate(weights or [np.zeros(0, np.int64)]).astype(np.int64),
+                         np.concatenate(self.bias or [np.zeros(0, np.int64)]),
+                         np.concatenate(self.luts or [np.zeros(0, np.int64)]), self.bits,
+                         self.frac, max(self.words, 1), lanes, clock_hz)
 
 
 def _gru(builder: _Builder, node: ir.GRU, x: int, name: str) -> tuple[int, int]:
@@ -182,14 +152,14 @@ def _src(builder: _Builder, node: ir.SRC, current: int, size: int) -> int:
     builder.emit("ADD", i, i, current, size)
     bound = builder.table(f"rho_tanh_{node.rho}", lambda v: node.rho * np.tanh(v / node.rho), 16.0)
     builder.lut(x, i, size, bound)
-    zs_hyp = int(_round(node.zs_hyp * one))
-    zs_dep = int(_round(node.zs_dep * one))
+    zs_hyp = int(round_half_up(node.zs_hyp * one))
+    zs_dep = int(round_half_up(node.zs_dep * one))
     builder.emit("SELGT", zs, h, n=size, const=one >> 1, const2=zs_dep, const3=zs_hyp)
     builder.mulc(t, h, size, node.r)
     builder.emit("ADD", t, x, t, size)
     builder.mulc(u, hs, size, node.rs)
     builder.emit("ADD", t, t, u, size)
-    cell_bias = builder._bias_rom(_round(np.minimum(node.bias, node.bias_max) * one))
+    cell_bias = builder._bias_rom(round_half_up(np.minimum(node.bias, node.bias_max) * one))
     builder.emit("ADDC", t, t, n=size, bias=cell_bias)
     builder.lut(u, t, size, builder.table("tanh", np.tanh, 4.0))  # u = h[t]
     builder.emit("SUB", t, hs, h, size)  # hs = h[t-1] + zs (hs - h[t-1])
@@ -212,7 +182,7 @@ def _lif(builder: _Builder, node: ir.LIF, current: int, size: int) -> int:
     if not node.reset_delay:
         raise UnsupportedModelError("the fpga target runs LIF layers with reset_delay=True")
     one = 1 << builder.frac
-    theta = int(_round(_scalar(node.threshold, "threshold") * one))
+    theta = int(round_half_up(_scalar(node.threshold, "threshold") * one))
     beta = _scalar(np.clip(node.beta, 0, 1), "beta")
     m, reset, spikes = builder.vector(size), builder.vector(size), builder.vector(size)
     if node.reset == "subtract":  # m = beta m + I - [m > theta] theta
@@ -241,16 +211,16 @@ def _leaky_integrator(builder: _Builder, node: ir.LI, current: int, size: int) -
 
 def calibrated_integer_bits(network: ir.Network, x: np.ndarray, bits: int) -> int:
     """Integer bits (with sign) of the shared data format, from everything the datapath holds."""
-    result = simulate_network(network, x, record_states=True, record_layers=True)
+    result = simulate_network(network, x, record_states=True, record_outputs=True)
     values = [np.abs(x).max(initial=0.0)]
-    values += [np.abs(v).max(initial=0.0) for v in result.layer_outputs.values()]
+    values += [np.abs(v).max(initial=0.0) for v in result.node_outputs.values()]
     for states in result.states.values():
         values += [np.abs(v).max(initial=0.0) for v in states.values()]
     previous = x
     for layer in network.layers:
         node = layer.node
         if isinstance(node, ir.GRU):  # gate pre-activations
-            h = result.layer_outputs[layer.name]
+            h = result.node_outputs[layer.name]
             gx = previous @ node.weight_ih.T + node.bias_ih
             gh = delayed(h) @ node.weight_hh.T + node.bias_hh
             values += [np.abs(gx).max(), np.abs(gh).max(), np.abs(gx + gh).max()]
@@ -259,25 +229,26 @@ def calibrated_integer_bits(network: ir.Network, x: np.ndarray, bits: int) -> in
             argument = (node.rho * np.tanh(states["i"] / node.rho) + node.r * delayed(states["h"])
                         + node.rs * delayed(states["hs"]) + np.minimum(node.bias, node.bias_max))
             values.append(np.abs(argument).max())
-        previous = result.layer_outputs[layer.name]
+        previous = result.node_outputs[layer.name]
     largest = float(max(values)) * 1.25
     needed = max(1, math.ceil(math.log2(largest))) + 1 if largest > 0 else 2
     return int(min(max(needed, 2), bits - 2))
 
 
 def compile_network(network: ir.Network, x: np.ndarray, bits: int = 16, lanes: int = 4,
-                    clock_hz: float = 200e6) -> FpgaProgram:
+                    clock_hz: float = 200e6) -> Microcode:
     """Compile a chain of Linear, GRU, SRC, LIF and LI layers for the datapath."""
     if not 8 <= bits <= 16:
         raise UnsupportedModelError(f"fpga data width must be 8..16 bits, got {bits}")
     if len(network.input_shape) != 1:
         raise UnsupportedModelError("the fpga target takes 1-D input per step")
+    layers = network.as_chain("the fpga target")
     frac = bits - calibrated_integer_bits(network, x, bits)
     builder = _Builder(bits, frac, lanes)
     size = network.input_shape[0]
     current = builder.vector(size)
     builder.emit("IN", current, n=size)
-    for layer in network.layers:
+    for layer in layers:
         node = layer.node
         if isinstance(node, ir.Affine):
             out = builder.vector(node.weight.shape[0])
@@ -294,12 +265,25 @@ def compile_network(network: ir.Network, x: np.ndarray, bits: int = 16, lanes: i
         elif isinstance(node, ir.LIF):
             current = _lif(builder, node, current, size)
         else:
-            kind = ir.neuron_kind(node) if ir.is_neuron(node) else type(node).__name__
-            raise UnsupportedModelError(
-                f"layer '{layer.name}' is a {kind}; the fpga target runs GRU, SRC, LIF and LI "
-                "layers with Linear layers between them (use --target sim or loihi for it)")
+            raise UnsupportedModelError(unsupported_message(layer))
     builder.emit("OUT", a=current, n=size)
     builder.emit("END")
-    formats = {"data": f"Q{bits - frac}.{frac}", **builder.formats}
-    return FpgaProgram(builder.code, builder.memories(), frac, network.input_shape[0], size,
-                       lanes, clock_hz, formats, builder.tables)
+    return builder.microcode(lanes, clock_hz)
+
+
+def unsupported_message(layer: ir.Layer) -> str:
+    kind = ir.neuron_kind(layer.node) if ir.is_neuron(layer.node) else type(layer.node).__name__
+    return (f"layer '{layer.name}' is a {kind}; the fpga target runs GRU, SRC, LIF and LI "
+            "layers with Linear layers between them (use --target sim or loihi for it)")
+
+
+def unsupported_parts(network: ir.Network) -> list[str]:
+    """Every part of `network` the datapath cannot run."""
+    problems = [] if network.is_chain else ["it has branches, merges or recurrent edges (the "
+                                            "fpga target takes chains of layers)"]
+    if len(network.input_shape) != 1:
+        problems.append("the fpga target takes 1-D input per step")
+    supported = (ir.Affine, ir.Flatten, ir.GRU, ir.SRC, ir.LI, ir.LIF)
+    problems += [unsupported_message(layer) for layer in network.layers
+                 if not isinstance(layer.node, supported)]
+    return problems

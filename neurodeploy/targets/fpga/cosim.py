@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 
 from neurodeploy.errors import NeurodeployError
-from neurodeploy.targets.fpga.compile import FpgaProgram
+from neurodeploy.targets.fpga.microcode import Microcode
 from neurodeploy.targets.fpga.verilog import write_inputs
 
 SIMULATORS = ("iverilog", "verilator")
@@ -28,7 +28,7 @@ def _run(command: list[str], cwd: Path, what: str) -> str:
     return done.stdout
 
 
-def run_rtl(program: FpgaProgram, design: Path, x_int: np.ndarray, simulator: str
+def run_rtl(program: Microcode, design: Path, x_int: np.ndarray, simulator: str
             ) -> tuple[np.ndarray, int]:
     """Integer outputs `(T, B, n_out)` of the RTL in `design` (rtl/, tb/, mem/) and its cycles."""
     if simulator not in SIMULATORS:

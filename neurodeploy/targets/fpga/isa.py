@@ -28,8 +28,11 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from neurodeploy.program.formats import saturate, shift_round
+
 OPCODES = {"END": 0, "MV": 1, "ADD": 2, "SUB": 3, "MUL": 4, "MULC": 5, "ADDC": 6, "LUT": 7,
            "SELGT": 8, "RELU": 9, "COPY": 10, "IN": 11, "OUT": 12}
+OPCODE_NAMES = {code: name for name, code in OPCODES.items()}
 # (name, width, signed) from the least significant bit; 160-bit instruction words
 FIELDS = (("op", 4, False), ("dst", 12, False), ("a", 12, False), ("b", 12, False),
           ("n", 12, False), ("m", 12, False), ("base", 16, False), ("bias", 16, False),
@@ -55,6 +58,17 @@ class Instr:
     const2: int = 0
     const3: int = 0
 
+    def row(self) -> list[int]:
+        """The instruction as integers in FIELDS order (the opcode first)."""
+        return [OPCODES[self.op] if name == "op" else getattr(self, name) for name, _, _ in FIELDS]
+
+    @classmethod
+    def from_row(cls, row: list[int]) -> Instr:
+        names = [name for name, _, _ in FIELDS]
+        values = dict(zip(names, (int(v) for v in row), strict=True))
+        values["op"] = OPCODE_NAMES[values["op"]]
+        return cls(**values)
+
     def encode(self) -> int:
         """The 160-bit instruction word."""
         word, position = 0, 0
@@ -66,14 +80,6 @@ class Instr:
             word |= (value & ((1 << width) - 1)) << position
             position += width
         return word
-
-
-def saturate(x: np.ndarray, bits: int) -> np.ndarray:
-    return np.clip(x, -(1 << (bits - 1)), (1 << (bits - 1)) - 1)
-
-
-def round_shift(x: np.ndarray, shift: int) -> np.ndarray:
-    return (x + (1 << (shift - 1))) >> shift if shift > 0 else x
 
 
 @dataclass(eq=False)
@@ -102,13 +108,13 @@ def step_program(program: list[Instr], memories: Memories, V: np.ndarray, inputs
             source = V[:, ins.a:ins.a + ins.m].astype(np.float64)
             acc = (source @ weight.T.astype(np.float64)).astype(np.int64)  # exact: < 2^53
             acc = acc + memories.bias[ins.bias:ins.bias + n]
-            V[:, dst] = saturate(round_shift(acc, ins.shift), bits)
+            V[:, dst] = saturate(shift_round(acc, ins.shift), bits)
         elif op in ("ADD", "SUB", "MUL"):
             b = V[:, ins.b:ins.b + n]
-            value = a + b if op == "ADD" else a - b if op == "SUB" else round_shift(a * b, ins.shift)
+            value = a + b if op == "ADD" else a - b if op == "SUB" else shift_round(a * b, ins.shift)
             V[:, dst] = saturate(value, bits)
         elif op == "MULC":
-            V[:, dst] = saturate(round_shift(a * ins.const, ins.shift), bits)
+            V[:, dst] = saturate(shift_round(a * ins.const, ins.shift), bits)
         elif op == "ADDC":
             V[:, dst] = saturate(a + memories.bias[ins.bias:ins.bias + n], bits)
         elif op == "LUT":

@@ -13,8 +13,8 @@ from pathlib import Path
 
 import numpy as np
 
-from neurodeploy.targets.fpga.compile import FpgaProgram
 from neurodeploy.targets.fpga.isa import ACC_BITS, WORD_BITS
+from neurodeploy.targets.fpga.microcode import Microcode
 
 TEMPLATES = Path(__file__).parent / "templates"
 
@@ -40,7 +40,7 @@ def hex_words(values: np.ndarray, bits: int) -> str:
     return "".join(f"{int(v) & mask:0{digits}x}\n" for v in values)
 
 
-def weight_words(program: FpgaProgram) -> list[int]:
+def weight_words(program: Microcode) -> list[int]:
     """The weight ROM: per matrix, per row block, per column, one LANES-lane word."""
     lanes, bits = program.lanes, program.data_bits
     mask = (1 << bits) - 1
@@ -61,7 +61,7 @@ def weight_words(program: FpgaProgram) -> list[int]:
     return words
 
 
-def parameters(program: FpgaProgram) -> dict[str, object]:
+def parameters(program: Microcode) -> dict[str, object]:
     memories = program.memories
     frac = program.frac
     return {"DW": program.data_bits, "LANES": program.lanes, "VWORDS": memories.vector_words,
@@ -70,7 +70,7 @@ def parameters(program: FpgaProgram) -> dict[str, object]:
             "INT_BITS": program.data_bits - frac, "FRAC": frac}
 
 
-def write_rtl(program: FpgaProgram, directory: Path) -> list[str]:
+def write_rtl(program: Microcode, directory: Path) -> list[str]:
     """rtl/engine.v, tb/tb.v and mem/{program,weights,bias,luts}.mem under `directory`."""
     values = parameters(program)
     for folder in ("rtl", "tb", "mem"):
@@ -88,7 +88,7 @@ def write_rtl(program: FpgaProgram, directory: Path) -> list[str]:
             "mem/luts.mem"]
 
 
-def write_inputs(program: FpgaProgram, x_int: np.ndarray, mem: Path) -> None:
+def write_inputs(program: Microcode, x_int: np.ndarray, mem: Path) -> None:
     """mem/dims.mem and mem/input.mem for integer input `(T, B, n_in)`."""
     steps, batch, size = x_int.shape
     (mem / "dims.mem").write_text(hex_words(np.array([batch, steps, size]), 32))

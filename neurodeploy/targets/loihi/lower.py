@@ -23,16 +23,16 @@ import numpy as np
 
 from neurodeploy import ir
 from neurodeploy.errors import UnsupportedModelError
-from neurodeploy.quant.calibrate import Calibration
-from neurodeploy.quant.program import IntLayer, IntOp, Program
-from neurodeploy.quant.quantize import neuron_stages
+from neurodeploy.program.calibrate import Calibration
+from neurodeploy.program.formats import int_dtype, round_half_up
+from neurodeploy.program.graph import InputFormat, Program
+from neurodeploy.program.node import ProgramNode
+from neurodeploy.program.paths import Path, neuron_paths
+from neurodeploy.program.synapses import Conv2d, Dense, Flatten
+from neurodeploy.targets.loihi.nodes import Cuba
 from neurodeploy.targets.loihi.spec import LoihiSpec
 
 ONE = 4096  # Q0.12 unity of Loihi's decays
-
-
-def _round(x) -> np.ndarray:
-    return np.floor(np.asarray(x, dtype=np.float64) + 0.5).astype(np.int64)
 
 
 def _uniform(values: np.ndarray, what: str, layer: str) -> float:
@@ -107,38 +107,69 @@ def _equalise(threshold: np.ndarray, shape: tuple[int, ...], name: str
     return reference / per_channel, reference
 
 
-def _weighted(ops: list[ir.Layer], name: str) -> ir.Layer:
-    weighted = [layer for layer in ops if isinstance(layer.node, ir.Affine | ir.Conv2d)]
-    pools = [layer for layer in ops if isinstance(layer.node, ir.AvgPool2d | ir.SumPool2d)]
+def unsupported_parts(network: ir.Network) -> list[str]:
+    """Every part of `network` Loihi cannot run, each a sentence naming the layer and the way out."""
+    problems = []
+    if not network.is_chain:
+        problems.append("it has branches, merges or recurrent edges (loihi takes chains of layers)")
+    last = network.neuron_layers[-1].name if network.neuron_layers else None
+    for layer in network.layers:
+        node, name = layer.node, layer.name
+        if isinstance(node, ir.AvgPool2d | ir.SumPool2d):
+            problems.append(f"layer '{name}': netx layers have no pooling; use strided "
+                            "convolutions for loihi")
+        elif isinstance(node, ir.GRU):
+            problems.append(f"layer '{name}' is a GRU: use --target fpga")
+        elif isinstance(node, ir.SRC) or (isinstance(node, ir.SNU) and node.soft):
+            problems.append(f"layer '{name}' is an {ir.neuron_kind(node)}: its graded spikes and "
+                            "tables need --target sim or --target fpga")
+        elif isinstance(node, ir.SNU) and node.recurrent is not None:
+            problems.append(f"layer '{name}': recurrent SNU layers are not supported on loihi "
+                            "yet; use --target sim")
+        elif isinstance(node, ir.LI) and name != last:
+            problems.append(f"layer '{name}': a leaky integrator can only be the readout (last) "
+                            "layer on loihi")
+    return problems
+
+
+def _weighted(path: Path, name: str) -> ir.Affine | ir.Conv2d:
+    pools = [step for step, node, _ in path.steps if isinstance(node, ir.AvgPool2d | ir.SumPool2d)]
     if pools:
-        raise UnsupportedModelError(f"layer '{pools[0].name}': netx layers have no pooling; use "
+        raise UnsupportedModelError(f"layer '{pools[0]}': netx layers have no pooling; use "
                                     "strided convolutions for loihi")
-    if len(weighted) != 1:
+    if path.weighted is None:
         raise UnsupportedModelError(f"layer '{name}' needs exactly one Linear or Conv2d before it "
                                     "on loihi")
-    return weighted[0]
+    return path.weighted
 
 
 def lower_to_loihi(network: ir.Network, calibration: Calibration, spec: LoihiSpec,
-                   weight_bits: int = 8) -> Program:
+                   weight_bits: int = 8, options: dict | None = None) -> Program:
     """The Loihi Program of `network` (see the module docstring)."""
+    layers = network.as_chain("the loihi target")
     if not (calibration.input_is_integer and calibration.input_max <= 1):
         raise UnsupportedModelError("loihi input layers take binary spikes; encode the data "
                                     "(rate or latency) instead of feeding values")
     if not 2 <= weight_bits <= spec.max_weight_bits:
         raise UnsupportedModelError(f"loihi weights have 2..{spec.max_weight_bits} bits, "
                                     f"got {weight_bits}")
-    stages = neuron_stages(network)
+    if not ir.is_neuron(layers[-1].node):
+        raise UnsupportedModelError(f"the network ends with layer '{layers[-1].name}'; end it "
+                                    "with a neuron layer")
+    neurons = network.neuron_layers
     qmax = (1 << (weight_bits - 1)) - 1
     vth_max = (1 << spec.threshold_mantissa_bits) - 1
     bias_limit = 1 << (spec.bias_mantissa_bits - 1)
-    layers, notes = [], []
-    for index, (ops, neuron) in enumerate(stages):
+    nodes: dict[str, ProgramNode] = {}
+    edges: list[ir.Edge] = []
+    notes: list[str] = []
+    for index, neuron in enumerate(neurons):
         name = neuron.name
         threshold, decay, readout, approximations = _neuron_parameters(
-            neuron.node, name, index == len(stages) - 1)
+            neuron.node, name, index == len(neurons) - 1)
         notes += approximations
-        weighted = _weighted(ops, name).node
+        (path,) = neuron_paths(network, name)
+        weighted = _weighted(path, name)
         shape = network.output_shape_of(name)
         gain, threshold = _equalise(threshold, shape, name)
         real_weight = weighted.weight * gain.reshape(-1, *([1] * (weighted.weight.ndim - 1)))
@@ -151,39 +182,37 @@ def lower_to_loihi(network: ir.Network, calibration: Calibration, spec: LoihiSpe
         scale = float(np.abs(real_weight).max()) / qmax or 1.0
         if np.isfinite(threshold):
             scale = max(scale, threshold / vth_max)  # vThMant must fit 17 bits
-        weight = np.clip(_round(real_weight / scale), -qmax, qmax)
-        int_ops = [IntOp("flatten") if isinstance(layer.node, ir.Flatten) else
-                   IntOp("affine", weight.astype(np.int8 if weight_bits <= 8 else np.int16))
-                   if isinstance(layer.node, ir.Affine) else
-                   IntOp("conv2d", weight.astype(np.int8), layer.node.stride, layer.node.padding,
-                         layer.node.dilation, layer.node.groups) for layer in ops]
+        weight = np.clip(round_half_up(real_weight / scale), -qmax, qmax).astype(
+            int_dtype(weight_bits))
+        previous = path.source
+        for step_name, node, delay in path.steps:
+            if isinstance(node, ir.Flatten):
+                nodes[step_name] = Flatten()
+            elif isinstance(node, ir.Affine):
+                nodes[step_name] = Dense(weight)
+            else:
+                nodes[step_name] = Conv2d(weight, node.stride, node.padding, node.dilation,
+                                          node.groups)
+            edges.append(ir.Edge(previous, step_name, delay))
+            previous = step_name
+        edges.append(ir.Edge(previous, name, 1))  # Lava's Dense delivers one step late
         bias_mant = np.zeros(shape, np.int64)
         if real_bias is not None:
             per_channel = real_bias.reshape(-1, *([1] * (len(shape) - 1)))
-            wanted = _round(np.broadcast_to(per_channel, shape) / scale)
+            wanted = round_half_up(np.broadcast_to(per_channel, shape) / scale)
             bias_mant = np.clip(wanted, -bias_limit, bias_limit - 1)
             if np.any(bias_mant != wanted):
                 notes.append(f"layer {name}: biases clipped to {spec.bias_mantissa_bits} bits")
-        vth = vth_max if readout else max(1, int(_round(threshold / scale)))
+        vth = vth_max if readout else max(1, int(round_half_up(threshold / scale)))
         if not np.all(gain == 1):
             notes.append(f"layer {name}: per-neuron thresholds equalised into the weights (exact)")
-        dv = int(_round(ONE * (1.0 - decay)))
-        unit = np.full(shape, scale / 64.0)
-        layer = IntLayer(name, "CUBA", tuple(shape), int_ops, unit, 0, np.zeros(shape, np.int64),
-                         spec.state_bits, scale / 64.0 if readout else 1.0,
-                         spec.state_bits if readout else 1)
         current_decay = (_uniform(np.clip(neuron.node.alpha, 0, 1), "alpha", name)
                          if isinstance(neuron.node, ir.CubaLIF) else 0.0)
-        du = int(_round(ONE * (1.0 - current_decay))) - 1
-        layer.arrays.update({"du": np.full(shape, du, np.int64),
-                             "dv": np.full(shape, dv, np.int64),
-                             "bias": bias_mant << spec.bias_exponent,
-                             "vth": np.full(shape, vth, np.int64)})
-        layer.consts.update({"synaptic_delay": 1, "readout": int(readout),
-                             "bias_exponent": spec.bias_exponent})
-        layers.append(layer)
-    settings = {"pipeline_delay": len(layers), "approximations": notes,
-                "quant": {"weight_bits": weight_bits, "activation_bits": 1,
-                          "state_bits": spec.state_bits, "per_channel": False,
-                          "power_of_two": False}}
-    return Program("loihi", network.input_shape, 1.0, 2, layers, settings)
+        du = int(round_half_up(ONE * (1.0 - current_decay))) - 1
+        dv = int(round_half_up(ONE * (1.0 - decay)))
+        nodes[name] = Cuba(np.full(shape, du, np.int64), np.full(shape, dv, np.int64),
+                           bias_mant << spec.bias_exponent, np.full(shape, vth, np.int64),
+                           readout, spec.bias_exponent, np.full(shape, scale / 64.0))
+    return Program("loihi", InputFormat(network.input_shape, 1.0, 2), nodes, tuple(edges),
+                   network.output, {"weight_bits": weight_bits, **(options or {})},
+                   tuple(notes))

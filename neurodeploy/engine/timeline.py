@@ -1,4 +1,4 @@
-"""Time-major helpers shared by the engines and calibrations."""
+"""Time-major helpers shared by the engines and the targets' calibrations."""
 
 from __future__ import annotations
 

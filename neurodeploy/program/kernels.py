@@ -13,10 +13,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from neurodeploy.quant.fixed import mul_frac, saturate, shift_round
-from neurodeploy.quant.tables import Table
-
-DECAY_BITS = 12  # Q0.12 decay factors and gates
+from neurodeploy.program.formats import DECAY_BITS, mul_frac, saturate, shift_round
+from neurodeploy.program.tables import Table
 
 
 def iaf_step(v: np.ndarray, inp: np.ndarray, threshold: np.ndarray, spike: str, reset: str,
@@ -120,34 +118,3 @@ def src_step(i: np.ndarray, h: np.ndarray, hs: np.ndarray, inp: np.ndarray, cell
 def li_step(v: np.ndarray, inp: np.ndarray, alpha: np.ndarray, state_bits: int) -> np.ndarray:
     """LI readout (`neurodeploy.nn.LI`): v = alpha v + inp, saturated. The output is v."""
     return saturate(mul_frac(v, alpha, DECAY_BITS) + inp, state_bits)
-
-
-LOIHI_DECAY_BITS = 12
-LOIHI_STATE_BITS = 24
-
-
-def rtz_shift(x: np.ndarray, shift: int) -> np.ndarray:
-    """sign(x) * (|x| >> shift): a right shift rounding toward zero (Loihi's decays)."""
-    x = np.asarray(x, dtype=np.int64)
-    return np.sign(x) * (np.abs(x) >> shift)
-
-
-def cuba_step(u: np.ndarray, v: np.ndarray, a_in: np.ndarray, du: np.ndarray, dv: np.ndarray,
-              bias: np.ndarray, vth: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Loihi CUBA compartment, as Lava's bit-accurate LIF model (../shared/specs/loihi.md).
-
-        u = rtz(u * (4096 - (du + 1))) + (a_in << 6), wrapped to 24-bit two's complement
-        v = rtz(v * (4096 - dv)) + u + bias, saturated to +-(2^23 - 1)
-        spike = v > (vth << 6); v = 0 where spiking (u is not reset)
-
-    `bias` is bias_mant << bias_exp; `a_in` is the integer weighted input (already delayed).
-    Returns (u, v, spikes).
-    """
-    u = rtz_shift(u * ((1 << LOIHI_DECAY_BITS) - (du + 1)), LOIHI_DECAY_BITS) + (a_in << 6)
-    wrap = 1 << LOIHI_STATE_BITS
-    half = 1 << (LOIHI_STATE_BITS - 1)
-    u = np.where(u > half, u - wrap, np.where(u <= -half, u + wrap, u))
-    v = rtz_shift(v * ((1 << LOIHI_DECAY_BITS) - dv), LOIHI_DECAY_BITS) + u + bias
-    v = np.clip(v, -(half - 1), half - 1)
-    spikes = v > (vth << 6)
-    return u, np.where(spikes, 0, v), spikes.astype(np.int64)

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from neurodeploy.quant.fixed import shift_round
+from neurodeploy.program.formats import shift_round
 
 FRACTION_BITS = 8
 
@@ -37,6 +37,18 @@ class Table:
     @property
     def size(self) -> int:
         return int(self.values.shape[0] - 1)
+
+    def validate(self) -> None:
+        """ValueError unless the table's integers are consistent and inside their formats."""
+        values = np.asarray(self.values)
+        if values.dtype.kind not in "iu" or values.ndim != 1 or not 2 <= values.size <= 1 << 16:
+            raise ValueError("values must be 2..65,536 integers")
+        if values.size and np.abs(values.astype(np.float64)).max() >= 1 << 40:
+            raise ValueError("values exceed 2^40")
+        if not 1 <= self.frac_bits <= 16 or not 0 <= self.shift <= 62:
+            raise ValueError("frac_bits must be 1..16 and shift 0..62")
+        if not 0 < self.multiplier < 1 << 31 or abs(self.offset) >= 1 << 40:
+            raise ValueError("multiplier must be 1..2^31-1 and |offset| < 2^40")
 
     def __call__(self, q: np.ndarray) -> np.ndarray:
         fb = self.frac_bits

@@ -1,4 +1,4 @@
-"""Network -> torch: rebuild `neurodeploy.nn` modules that compute exactly what the Network means."""
+"""IR node -> torch module: the `neurodeploy.nn` layer that computes exactly what the node means."""
 
 from __future__ import annotations
 
@@ -7,7 +7,13 @@ import torch
 from torch import nn
 
 from neurodeploy import ir
-from neurodeploy import nn as ndnn
+from neurodeploy.nn.cuba import CubaLIF
+from neurodeploy.nn.gru import GRU
+from neurodeploy.nn.iaf import IAF
+from neurodeploy.nn.lif import LIF
+from neurodeploy.nn.readout import LI
+from neurodeploy.nn.snu import SNU, SoftSNU
+from neurodeploy.nn.src import SRC
 
 
 def _tensor(array: np.ndarray) -> torch.Tensor:
@@ -41,13 +47,13 @@ def module_from_node(node: ir.nodes.Node) -> nn.Module:
         return nn.Flatten()
     if isinstance(node, ir.IAF):
         min_v = None if node.min_v is None else _tensor(node.min_v)
-        return ndnn.IAF(_tensor(node.threshold), node.spike, node.reset, min_v, node.strict)
+        return IAF(_tensor(node.threshold), node.spike, node.reset, min_v, node.strict)
     if isinstance(node, ir.LIF):
-        return ndnn.LIF(_tensor(node.beta), _tensor(node.threshold), node.reset, node.reset_delay)
+        return LIF(_tensor(node.beta), _tensor(node.threshold), node.reset, node.reset_delay)
     if isinstance(node, ir.CubaLIF):
-        return ndnn.CubaLIF(_tensor(node.alpha), _tensor(node.beta), _tensor(node.threshold))
+        return CubaLIF(_tensor(node.alpha), _tensor(node.beta), _tensor(node.threshold))
     if isinstance(node, ir.SNU):
-        cls = ndnn.SoftSNU if node.soft else ndnn.SNU
+        cls = SoftSNU if node.soft else SNU
         layer = cls(node.bias.shape, recurrent=node.recurrent is not None)
         with torch.no_grad():
             layer.decay = _tensor(node.decay)
@@ -56,25 +62,17 @@ def module_from_node(node: ir.nodes.Node) -> nn.Module:
                 layer.recurrent.weight.copy_(_tensor(node.recurrent))
         return layer
     if isinstance(node, ir.SRC):
-        layer = ndnn.SRC(node.bias.shape[0], node.alpha, node.rho, node.r, node.rs, node.z,
+        layer = SRC(node.bias.shape[0], node.alpha, node.rho, node.r, node.rs, node.z,
                          node.zs_hyp, node.zs_dep, bias_max=node.bias_max)
         with torch.no_grad():
             layer.bias.copy_(_tensor(node.bias))
         return layer
     if isinstance(node, ir.LI):
-        return ndnn.LI(_tensor(node.alpha))
+        return LI(_tensor(node.alpha))
     if isinstance(node, ir.GRU):
-        layer = ndnn.GRU(node.weight_ih.shape[1], node.weight_hh.shape[1])
+        layer = GRU(node.weight_ih.shape[1], node.weight_hh.shape[1])
         with torch.no_grad():
             for name in ("weight_ih", "weight_hh", "bias_ih", "bias_hh"):
                 getattr(layer.cell, f"{name}_l0").copy_(_tensor(getattr(node, name)))
         return layer.eval()
     raise TypeError(f"no torch module for {type(node).__name__}")
-
-
-def torch_from_network(network: ir.Network) -> ndnn.Sequential:
-    """A `neurodeploy.nn.Sequential` equal to the Network (same outputs, bit for bit)."""
-    model = ndnn.Sequential(input_shape=network.input_shape)
-    for layer in network.layers:
-        model.add_module(layer.name.replace(".", "_"), module_from_node(layer.node))
-    return model.eval()

@@ -1,0 +1,206 @@
+"""The Python API: load models and artifacts, simulate, convert for a target.
+
+    net  = load("model.pt")                       # or .nir, an nn.Module, a netx .net
+    prog = convert(net, target="sim", data=x)     # calibrate on x, lower for the target
+    res  = simulate(prog, x)                      # golden model; simulate(net, x): float reference
+    res  = simulate("OUT/", x, executor="iverilog")   # a target's independent executor
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from neurodeploy import ir
+from neurodeploy.engine.golden import simulate_program
+from neurodeploy.engine.reference import simulate_network
+from neurodeploy.engine.result import SimulationResult
+from neurodeploy.errors import InvalidFileError, ShapeError, UnsupportedModelError
+from neurodeploy.program.calibrate import Calibration, calibration_sample, measure
+from neurodeploy.program.graph import Program
+from neurodeploy.program.serialize import PROGRAM_JSON
+from neurodeploy.targets.base import Target, make_options, refuse_unsupported
+from neurodeploy.targets.registry import get_target, target_names
+
+MODEL_SUFFIXES = (".pt", ".pth", ".nir")
+
+
+def load(source: object, input_shape: tuple[int, ...] | None = None, dialect: str | None = None,
+         reset: str | None = None, dt: float | None = None, spike: str | None = None
+         ) -> ir.Network:
+    """A Network from an `nn.Module`, a `.pt` file (`torch.save(model)`) or a `.nir` file.
+
+    `input_shape` (per step and sample) is needed only for convolutional torch models that do not
+    carry one. For NIR files of other tools, `dialect` ("snntorch", "sinabs", or None for the NIR
+    specification read literally) says how the producer meant its nodes; `reset`, `dt` and
+    `spike` override the dialect. neurodeploy's own files are always read exactly.
+    """
+    if isinstance(source, ir.Network):
+        return source
+    if isinstance(source, str | Path):
+        path = Path(source)
+        suffix = path.suffix.lower()
+        if suffix not in MODEL_SUFFIXES:
+            raise UnsupportedModelError(
+                f"{path}: unknown model file type {suffix or '(none)'}; give a .pt or .nir file")
+        if not path.is_file():
+            raise InvalidFileError(f"{path}: no such file")
+        if suffix == ".nir":
+            from neurodeploy.io.nir_format import read_network
+
+            return read_network(path, dialect, reset, dt, spike)
+        from neurodeploy.io.model_file import load_torch_file
+
+        source = load_torch_file(path)
+    from torch import nn
+
+    if isinstance(source, nn.Module):
+        from neurodeploy.frontend.from_torch import network_from_torch
+
+        return network_from_torch(source, input_shape)
+    raise UnsupportedModelError(
+        f"cannot load a {type(source).__name__}: give an nn.Module, a .pt or a .nir path")
+
+
+def save_nir(network: ir.Network | object, path: str | Path, dialect: str | None = None) -> None:
+    """Write a Network (or anything `load` accepts) as a NIR file.
+
+    Without a dialect, neurodeploy's own file, which `load` restores exactly. With
+    dialect="sinabs" or "snntorch", a file that tool's importer rebuilds into a network computing
+    the same outputs, or an error naming the layer the tool cannot express.
+    """
+    network = load(network)
+    if dialect in (None, "neurodeploy"):
+        from neurodeploy.io.nir_format import write_network
+
+        write_network(network, path)
+        return
+    from neurodeploy.io.nir_export import write_for_tool
+
+    write_for_tool(network, path, dialect)
+
+
+def is_artifact(path: str | Path) -> bool:
+    """True for a program directory or a file a target reads (e.g. a netx .net)."""
+    path = Path(path)
+    return (path / PROGRAM_JSON).is_file() or _reader_of(path) is not None
+
+
+def _reader_of(path: Path) -> Target | None:
+    for name in target_names():
+        target = get_target(name)
+        if path.is_file() and path.suffix.lower() in getattr(target, "reads", ()):
+            return target
+    return None
+
+
+def load_program(path: str | Path) -> Program:
+    """The Program of an artifact directory written by `convert` (its target's `load`), or of a
+    file a target reads (a netx .net)."""
+    path = Path(path)
+    reader = _reader_of(path)
+    if reader is not None:
+        return reader.load(path)
+    target_name = _target_of(path)
+    return get_target(target_name).load(path)
+
+
+def _target_of(directory: Path) -> str:
+    import json
+
+    try:
+        meta = json.loads((directory / PROGRAM_JSON).read_text())
+    except (OSError, UnicodeDecodeError, ValueError, RecursionError):
+        raise InvalidFileError(f"{directory}: no readable {PROGRAM_JSON}; not a neurodeploy "
+                               "program directory (run `neurodeploy convert`)") from None
+    name = meta.get("target") if isinstance(meta, dict) else None
+    if not isinstance(name, str) or name not in target_names():
+        raise InvalidFileError(f"{directory}: its target {name!r} is not installed; installed: "
+                               f"{', '.join(target_names())}")
+    return name
+
+
+def check_input(x: np.ndarray, input_shape: tuple[int, ...]) -> np.ndarray:
+    """`x` as float32 `(T, B, *input_shape)`, or a ShapeError saying what to give."""
+    x = np.asarray(x)
+    if x.ndim != len(input_shape) + 2 or tuple(x.shape[2:]) != tuple(input_shape):
+        dims = ", ".join(map(str, input_shape))
+        raise ShapeError(f"input has shape {x.shape}; the network takes time-major (T, B, {dims})")
+    if x.dtype.kind not in "biuf":
+        raise ShapeError(f"input has dtype {x.dtype}; give numbers")
+    x = x.astype(np.float32, copy=False)
+    if not np.all(np.isfinite(x)):
+        raise ShapeError("input holds NaN or infinity")
+    return x
+
+
+def simulate(model: object, x: np.ndarray, record_states: bool = False,
+             event_driven: bool = False, executor: str | None = None) -> SimulationResult:
+    """Simulate `model` on time-major input `x` `(T, B, *features)`.
+
+    A Program (or an artifact directory / file of one) runs on the golden integer engine, or on
+    one of its target's independent executors (`executor`, e.g. "iverilog"); anything `load`
+    accepts runs on the float reference engine. `event_driven` makes the integer engine
+    accumulate only non-zero inputs (same results).
+    """
+    directory = None
+    if isinstance(model, str | Path) and is_artifact(model):
+        directory = Path(model)
+        model = load_program(directory)
+    if isinstance(model, Program):
+        x = check_input(x, model.input.shape)
+        if executor is None:
+            return simulate_program(model, x, record_states, event_driven=event_driven)
+        return run_executor(model, directory, x, executor)
+    if executor is not None:
+        raise UnsupportedModelError("an executor runs a converted program: give an OUT directory")
+    network = load(model)
+    return simulate_network(network, check_input(x, network.input_shape), record_states)
+
+
+def run_executor(program: Program, directory: Path | None, x: np.ndarray, name: str
+                 ) -> SimulationResult:
+    """Run a target's independent executor on the artifacts in `directory`."""
+    target = get_target(program.target)
+    executors = target.executors
+    if name not in executors:
+        known = ", ".join(sorted(executors)) or "none"
+        raise UnsupportedModelError(f"target '{target.name}' has no executor '{name}' "
+                                    f"(its executors: {known})")
+    if directory is None:
+        raise UnsupportedModelError(f"executor '{name}' runs an artifact directory: give OUT/")
+    why = executors[name].unavailable()
+    if why:
+        raise UnsupportedModelError(f"executor '{name}' cannot run here: {why}")
+    return executors[name].run(directory, program, x)
+
+
+def calibrate(network: ir.Network, x: np.ndarray) -> Calibration:
+    """Ranges of every neuron state, measured by the float reference on (part of) `x`."""
+    sample = calibration_sample(check_input(x, network.input_shape))
+    return measure(sample, simulate_network(network, sample, record_states=True).states)
+
+
+def convert(network: object, target: str = "sim", data: np.ndarray | None = None,
+            weight_bits: int | None = None, **options: Any) -> Program:
+    """Quantize and lower a network for `target`, calibrating ranges on `data` `(T, B, ...)`.
+
+    `weight_bits` and `options` are the target's options (e.g. sim: activation_bits,
+    state_bits, per_channel, power_of_two; loihi: multi_chip; fpga: lanes). Every part the target
+    cannot run is named in one error; limits the network exceeds raise an error naming the layer.
+    """
+    network = load(network)
+    chosen = get_target(target)
+    chosen_options = make_options(chosen, {"weight_bits": weight_bits, **options})
+    refuse_unsupported(chosen, network)
+    if data is None:
+        raise UnsupportedModelError("quantization needs calibration data: pass data=x (or --data)")
+    program = chosen.lower(network, calibrate(network, data), chosen_options)
+    chosen.place(program)  # refuse networks that do not fit, now
+    return program
+
+
+__all__ = ["calibrate", "check_input", "convert", "is_artifact", "load", "load_program",
+           "run_executor", "save_nir", "simulate"]

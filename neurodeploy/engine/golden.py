@@ -1,0 +1,189 @@
+"""The golden model: one engine that runs any Program bit for bit, knowing no target.
+
+The engine walks the Program's schedule. A node outside every recurrent loop runs over all time
+steps at once: a stateless node maps the whole input sequence, a stateful node steps through
+time with its own `step`. The nodes of a loop advance together, one step at a time. A node's
+input is the sum of its incoming edges (a delayed edge: the previous step's value, zero at the
+first). Every arithmetic operation is the nodes' own; the engine only moves integers, chooses
+dtypes from the Program's bounds (int32 where the bound proves it safe), and counts: events and
+sums per neuron node, synaptic operations per weighted node, updates and saturations.
+
+When the Program lags its input (`latency` > 0, e.g. Loihi's one-step synaptic delays), the input
+is followed by `latency` zero steps so the last inputs reach the output.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from neurodeploy.engine.result import SimulationResult
+from neurodeploy.engine.timeline import delayed
+from neurodeploy.ir.graph import INPUT
+from neurodeploy.program.graph import Program
+from neurodeploy.program.node import ProgramNode, SynapseCount, Tally
+from neurodeploy.program.synapses import Dense, exact_float
+
+
+def _sum_dtype(values: list[np.ndarray], bound: float) -> type:
+    if all(v.dtype.kind == "f" for v in values):
+        return exact_float(bound) or np.float64
+    return np.int32 if bound < (1 << 31) else np.int64
+
+
+def _output_dtype(bound: float) -> type:
+    """int8 for spikes and small counts, else the narrowest exact float (what BLAS consumes)."""
+    if bound <= 127:
+        return np.int8
+    return exact_float(bound) or np.int64
+
+
+class _Run:
+    """The state of one simulation: values of finished nodes, and what was counted."""
+
+    def __init__(self, program: Program, record_states: bool, record_outputs: bool,
+                 event_driven: bool) -> None:
+        self.program = program
+        self.record_states, self.record_outputs = record_states, record_outputs
+        self.event_driven = event_driven
+        self.values: dict[str, np.ndarray] = {}
+        self.states: dict[str, dict[str, np.ndarray]] = {}
+        self.synapses: dict[str, SynapseCount] = {}
+        self.tallies: dict[str, Tally] = {}
+
+    def gather(self, name: str) -> np.ndarray:
+        """The summed input sequence of `name`, all sources finished."""
+        edges = self.program.inputs_of(name)
+        parts = [delayed(self.values[e.source]) if e.delay else self.values[e.source]
+                 for e in edges]
+        if len(parts) == 1:
+            return parts[0]
+        dtype = _sum_dtype(parts, self.program.input_bound(name))
+        total = parts[0].astype(dtype)
+        for part in parts[1:]:
+            total = total + part.astype(dtype)
+        return total
+
+    def run_whole(self, name: str) -> None:
+        node = self.program.nodes[name]
+        inp = self.gather(name)
+        bound = self.program.input_bound(name)
+        if node.weighted:
+            self.synapses[name] = node.synapse_count(inp, bound)
+        if node.stateful:
+            self.values[name] = self._step_through(name, node, inp)
+        elif self.event_driven and isinstance(node, Dense):
+            self.values[name] = node.apply_events(inp)
+        else:
+            self.values[name] = node.apply(inp, bound)
+
+    def _step_through(self, name: str, node: ProgramNode, inp: np.ndarray) -> np.ndarray:
+        tally = Tally()
+        outputs = np.zeros((*inp.shape[:2], *self.program.shapes[name]),
+                           _output_dtype(self.program.bounds[name]))
+        state = node.initial_state(inp.shape[1:], inp.dtype if inp.dtype.kind in "iu"
+                                   else np.int64)
+        records = []
+        for t in range(inp.shape[0]):
+            outputs[t], state = node.step(state, inp[t], tally)
+            if self.record_states:
+                records.append(state)
+        tally.updates += inp[0].size * inp.shape[0]
+        self.tallies[name] = tally
+        if self.record_states:
+            self.states[name] = {state_name: np.stack([r[k] for r in records])
+                                 for k, state_name in enumerate(node.state_names)}
+        return outputs
+
+    def run_stepwise(self, names: tuple[str, ...], steps: int) -> None:
+        """Advance the nodes of a loop together, one step at a time."""
+        program = self.program
+        produced: dict[str, list[np.ndarray]] = {name: [] for name in names}
+        seen_inputs: dict[str, list[np.ndarray]] = {name: [] for name in names}
+        states: dict[str, tuple] = {}
+        tallies = {name: Tally() for name in names if program.nodes[name].stateful}
+        records: dict[str, list] = {name: [] for name in names}
+        for t in range(steps):
+            for name in names:
+                node = program.nodes[name]
+                inp = self._input_at(name, t, produced)
+                seen_inputs[name].append(inp)
+                if node.stateful:
+                    if name not in states:
+                        states[name] = node.initial_state(inp.shape, np.int64)
+                    out, states[name] = node.step(states[name], inp, tallies[name])
+                    if self.record_states:
+                        records[name].append(states[name])
+                else:
+                    out = node.apply(inp[None], program.input_bound(name))[0]
+                produced[name].append(out)
+        for name in names:
+            node = program.nodes[name]
+            self.values[name] = np.stack(produced[name])
+            if node.weighted:
+                self.synapses[name] = node.synapse_count(np.stack(seen_inputs[name]),
+                                                         program.input_bound(name))
+            if node.stateful:
+                tallies[name].updates += self.values[name][0].size * steps
+                self.tallies[name] = tallies[name]
+                if self.record_states:
+                    self.states[name] = {s: np.stack([r[k] for r in records[name]])
+                                         for k, s in enumerate(node.state_names)}
+
+    def _input_at(self, name: str, t: int, produced: dict[str, list[np.ndarray]]) -> np.ndarray:
+        total = None
+        for edge in self.program.inputs_of(name):
+            step = t - edge.delay
+            if edge.source in produced:
+                if step < 0:
+                    continue
+                value = produced[edge.source][step]
+            else:
+                source = self.values[edge.source]
+                if step < 0:
+                    continue
+                value = source[step]
+            value = value.astype(np.int64) if value.dtype.kind == "f" else value.astype(
+                np.int64, copy=False)
+            total = value if total is None else total + value
+        if total is None:  # only delayed inputs at the first step
+            batch = self.values[INPUT].shape[1]
+            total = np.zeros((batch, *self.program.input_shape_of(name)), np.int64)
+        return total
+
+
+def simulate_program(program: Program, x: np.ndarray, record_states: bool = False,
+                     record_outputs: bool = False, event_driven: bool = False
+                     ) -> SimulationResult:
+    """Run `program` on real-valued time-major input `x` `(T, B, *input_shape)`."""
+    lag = program.latency
+    if lag:
+        x = np.concatenate([x, np.zeros((lag, *x.shape[1:]), dtype=x.dtype)])
+    run = _Run(program, record_states, record_outputs, event_driven)
+    run.values[INPUT] = program.quantize_input(x)
+    steps = x.shape[0]
+    for group in program.schedule:
+        if group.stepwise:
+            run.run_stepwise(group.names, steps)
+        else:
+            run.run_whole(group.names[0])
+    events, spikes, graded, outputs = {}, {}, set(), {}
+    for name in program.order:
+        node = program.nodes[name]
+        value = run.values[name]
+        if record_outputs:
+            outputs[name] = value.astype(np.float64) * node.output_scale
+        if not node.stateful:
+            continue
+        flat = value.reshape(*value.shape[:2], -1)
+        events[name] = (flat != 0).sum(axis=2)
+        if node.graded:
+            graded.add(name)
+            spikes[name] = (flat.astype(np.float64) * np.reshape(node.output_scale, -1)).sum(axis=2)
+        else:
+            spikes[name] = flat.sum(axis=2).astype(np.float64)
+    final = run.values[program.output]
+    flat = final.reshape(*final.shape[:2], -1).astype(np.float64)
+    output = flat * np.reshape(program.output_node.output_scale, -1) if program.output_is_graded \
+        else flat
+    return SimulationResult(output.astype(np.float32), events, spikes, run.states, outputs,
+                            run.synapses, run.tallies, frozenset(graded), lag)

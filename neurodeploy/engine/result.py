@@ -1,0 +1,59 @@
+"""What a simulation returns, whichever engine (or independent executor) ran it."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from neurodeploy.program.node import SynapseCount, Tally
+
+
+@dataclass(eq=False)
+class SimulationResult:
+    """Outputs and activity of one simulation of a batch.
+
+    Attributes:
+        output: `(T, B, N_out)`; spike counts of a spiking output node, real values of a graded
+            one. T includes the program's `latency` extra steps (zero input) when it lags.
+        events: per neuron node, `(T, B)` counts of its non-zero outputs summed over neurons.
+        spikes: per neuron node, `(T, B)` sums of its outputs (spike counts; graded values summed).
+        states: per neuron node and state name, `(T, B, *shape)` when recorded (real values for
+            the float engine, integers for the integer engine).
+        node_outputs: per node, `(T, B, *shape)` real values when recorded.
+        synapses: per weighted node, its synaptic operations (integer engine only).
+        tallies: per neuron node, updates and saturations (integer engine only).
+        graded: names of the neuron nodes with graded outputs.
+        latency: steps the output lags the input.
+        cycles: clock cycles the run took, from an executor that counts them (RTL simulators).
+    """
+
+    output: np.ndarray
+    events: dict[str, np.ndarray]
+    spikes: dict[str, np.ndarray]
+    states: dict[str, dict[str, np.ndarray]] = field(default_factory=dict)
+    node_outputs: dict[str, np.ndarray] = field(default_factory=dict)
+    synapses: dict[str, SynapseCount] = field(default_factory=dict)
+    tallies: dict[str, Tally] = field(default_factory=dict)
+    graded: frozenset[str] = frozenset()
+    latency: int = 0
+    cycles: int | None = None
+
+    @property
+    def total_spikes(self) -> float:
+        """Spikes of spiking nodes plus non-zero events of graded ones, over steps and batch."""
+        return float(sum(float(self.events[name].sum()) if name in self.graded
+                         else float(counts.sum()) for name, counts in self.spikes.items()))
+
+    def predictions(self) -> np.ndarray:
+        """Per sample, the argmax over classes of the output summed over time."""
+        return self.output.sum(axis=0).argmax(axis=-1)
+
+    def accuracy(self, labels: np.ndarray) -> float:
+        return float((self.predictions() == np.asarray(labels)).mean())
+
+    def to_npz_dict(self) -> dict[str, np.ndarray]:
+        """Arrays for `simulate -o Y.npz`: `output`, and `spikes/<node>` per neuron node."""
+        arrays = {"output": self.output}
+        arrays.update({f"spikes/{name}": counts for name, counts in self.spikes.items()})
+        return arrays

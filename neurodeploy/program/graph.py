@@ -1,0 +1,201 @@
+"""The Program: a Network after quantization for one target, as a typed graph of integer nodes.
+
+Nodes are `neurodeploy.program.node.ProgramNode` dataclasses; edges are `ir.Edge`s (a delayed
+edge delivers the previous step's value); a node receives the sum of its inputs. The input node
+`INPUT` holds the quantized data: real x -> round_half_up(x / input.scale), saturated to
+input.bits. The output is the value of node `output`, dequantized by its output scale. A Program
+is validated when built (shapes, arrays against their formats) and saved as an artifact directory
+by `neurodeploy.program.serialize`.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from functools import cached_property
+from pathlib import Path
+from types import MappingProxyType
+from typing import Any
+
+import numpy as np
+
+from neurodeploy.errors import UnsupportedModelError
+from neurodeploy.ir.graph import INPUT, Edge, Group, check_edges, latency, schedule, topological_order
+from neurodeploy.program.node import ProgramNode
+
+#: largest number of values a node may hold per sample (bounds work before allocation)
+MAX_NODE_SIZE = 1 << 26
+
+
+@dataclass(frozen=True)
+class InputFormat:
+    """The program's input: per-sample shape, real value of one integer, signed width."""
+
+    shape: tuple[int, ...]
+    scale: float
+    bits: int
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "shape", tuple(int(d) for d in self.shape))
+
+    def validate(self) -> None:
+        if not self.shape or any(d < 1 for d in self.shape) or math.prod(self.shape) > MAX_NODE_SIZE:
+            raise ValueError(f"input shape {self.shape} is not a valid per-sample shape")
+        if not (math.isfinite(self.scale) and self.scale > 0):
+            raise ValueError(f"input scale {self.scale} must be finite and positive")
+        if not 2 <= self.bits <= 24:
+            raise ValueError(f"input bits {self.bits} must be 2..24")
+
+    @property
+    def bound(self) -> float:
+        return float(1 << (self.bits - 1))
+
+    def quantize(self, x: np.ndarray) -> np.ndarray:
+        """Real input -> integers of `scale` (rounded half up, saturated to `bits`), returned as
+        integer-valued float32 (exact: bits <= 24), ready for BLAS."""
+        scaled = np.asarray(x, dtype=np.float64) / self.scale
+        limit = float(1 << (self.bits - 1))
+        return np.clip(np.floor(scaled + 0.5), -limit, limit - 1).astype(np.float32)
+
+
+@dataclass(eq=False)
+class Program:
+    """A quantized network for one target; see the module docstring.
+
+    `options` are the target's lowering options (JSON scalars), `approximations` the departures
+    from the float network the target had to make, each a sentence for the report.
+    """
+
+    target: str
+    input: InputFormat
+    nodes: dict[str, ProgramNode]
+    edges: tuple[Edge, ...]
+    output: str
+    options: Mapping[str, Any] = field(default_factory=dict)
+    approximations: tuple[str, ...] = ()
+
+    def __post_init__(self) -> None:
+        self.nodes = dict(self.nodes)
+        self.edges = tuple(self.edges)
+        self.options = MappingProxyType(dict(self.options))
+        self.approximations = tuple(self.approximations)
+        self.input.validate()
+        if INPUT in self.nodes or self.output not in self.nodes:
+            raise UnsupportedModelError(f"the program's output '{self.output}' is not one of its "
+                                        f"nodes (or a node is named '{INPUT}')")
+        check_edges(list(self.nodes), self.edges, "program")
+        self.order = topological_order(list(self.nodes), self.edges)
+        self.shapes = self._check_nodes()
+
+    def _check_nodes(self) -> dict[str, tuple[int, ...]]:
+        """Per-sample output shape of every node; ValueError naming the node on any mismatch."""
+        shapes: dict[str, tuple[int, ...]] = {INPUT: self.input.shape}
+        for name in self.order:
+            edges = [e for e in self.edges if e.target == name]
+            known = {shapes[e.source] for e in edges if e.source in shapes}
+            if not edges or not known:
+                raise ValueError(f"node '{name}' receives no input that comes before it")
+            if len(known) > 1:
+                raise ValueError(f"node '{name}' sums inputs of different shapes {sorted(known)}")
+            input_shape = known.pop()
+            node = self.nodes[name]
+            try:
+                node.validate(input_shape)
+                shape = tuple(int(d) for d in node.output_shape(input_shape))
+            except ValueError as exc:
+                raise ValueError(f"node '{name}' ({node.kind}): {exc}") from None
+            if not shape or min(shape) < 1 or math.prod(shape) > MAX_NODE_SIZE:
+                raise ValueError(f"node '{name}' ({node.kind}) has output shape {shape}")
+            shapes[name] = shape
+        for edge in self.edges:
+            if edge.delay and shapes[edge.source] != self.input_shape_of(edge.target, shapes):
+                raise ValueError(f"recurrent edge {edge.source} -> {edge.target} joins shapes "
+                                 f"{shapes[edge.source]} and {self.input_shape_of(edge.target, shapes)}")
+        return shapes
+
+    def input_shape_of(self, name: str, shapes: dict | None = None) -> tuple[int, ...]:
+        shapes = shapes or self.shapes
+        sources = [e.source for e in self.edges if e.target == name and e.source in shapes]
+        return shapes[sources[0]]
+
+    # ------------------------------------------------------------------ derived structure
+
+    @cached_property
+    def schedule(self) -> list[Group]:
+        return schedule(self.order, self.edges)
+
+    @cached_property
+    def latency(self) -> int:
+        """Steps by which the output lags the input (Loihi: one per synaptic delay)."""
+        return latency(self.order, self.edges, self.output)
+
+    @cached_property
+    def bounds(self) -> dict[str, float]:
+        """Largest |value| of every node's output (and of INPUT), from the formats alone.
+
+        Two passes: in the first, a loop's delayed source is not known yet and counts as
+        unbounded; the nodes that close loops (neurons) bound their outputs by their own format,
+        so the second pass, with every source known, is finite and final."""
+        bounds: dict[str, float] = {INPUT: self.input.bound}
+        for _ in range(2):
+            for name in self.order:
+                total = sum(bounds.get(e.source, math.inf) for e in self.edges if e.target == name)
+                bounds[name] = self.nodes[name].output_bound(total)
+        return bounds
+
+    def input_bound(self, name: str) -> float:
+        """Largest |sum of the inputs| of a node."""
+        return sum(self.bounds[e.source] for e in self.edges if e.target == name)
+
+    @property
+    def output_node(self) -> ProgramNode:
+        return self.nodes[self.output]
+
+    @property
+    def output_is_graded(self) -> bool:
+        return self.output_node.graded
+
+    @property
+    def stateful_nodes(self) -> list[str]:
+        """Names of the neuron (stateful) nodes, in order."""
+        return [name for name in self.order if self.nodes[name].stateful]
+
+    def inputs_of(self, name: str) -> list[Edge]:
+        return [edge for edge in self.edges if edge.target == name]
+
+    def feeders(self, name: str) -> list[str]:
+        """The weighted nodes whose accumulators reach stateful node `name` through stateless
+        nodes only (its synapses)."""
+        found, stack, seen = [], [e.source for e in self.inputs_of(name)], set()
+        while stack:
+            source = stack.pop()
+            if source == INPUT or source in seen:
+                continue
+            seen.add(source)
+            node = self.nodes[source]
+            if node.stateful:
+                continue
+            if node.weighted:
+                found.append(source)
+            stack += [e.source for e in self.inputs_of(source)]
+        return sorted(found, key=self.order.index)
+
+    def size(self, name: str) -> int:
+        return math.prod(self.shapes[name])
+
+    def quantize_input(self, x: np.ndarray) -> np.ndarray:
+        return self.input.quantize(x)
+
+    def save(self, directory: str | Path) -> None:
+        """Write program.json and program.npz into `directory` (deterministic bytes)."""
+        from neurodeploy.program.serialize import save_program
+
+        save_program(self, directory)
+
+    @classmethod
+    def load(cls, directory: str | Path) -> Program:
+        """Read and validate the program files of `directory`."""
+        from neurodeploy.program.serialize import load_program
+
+        return load_program(directory)

@@ -1,0 +1,299 @@
+"""Stateless integer nodes: Dense, Conv2d, SumPool2d, Flatten and Requantize.
+
+Dense, Conv2d and SumPool2d are computed with float BLAS where their bounds prove it exact: an
+integer dot product is exact in floating point while every partial sum stays below 2^24 (float32)
+or 2^53 (float64), since all such integers are representable. The bound used is the largest sum
+of |W| over an output times the bound on |x| the input's format guarantees; int8 x int8 products
+with 31-bit sums use torch's int8 GEMM; beyond 2^53 the op runs in int64.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from functools import cached_property
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from neurodeploy.program.formats import shift_round
+from neurodeploy.program.node import ProgramNode, SynapseCount, check_integer
+
+FLOAT32_EXACT = 1 << 24
+FLOAT64_EXACT = 1 << 53
+MAX_WEIGHT_BITS = 16
+
+
+def exact_float(bound: float) -> type | None:
+    """The narrowest float type holding every integer up to `bound` exactly, or None."""
+    if bound < FLOAT32_EXACT:
+        return np.float32
+    if bound < FLOAT64_EXACT:
+        return np.float64
+    return None
+
+
+def _fits_int8(x: np.ndarray, x_bound: float) -> bool:
+    if x.dtype == np.int8 or x_bound <= 127:
+        return True
+    return x.size > 0 and bool(x.max() <= 127 and x.min() >= -128)
+
+
+def _accumulate_only(x: np.ndarray, bound: float) -> bool:
+    return bound <= 1 or bool(x.max(initial=0) <= 1 and x.min(initial=0) >= -1)
+
+
+def _check_weight(weight: np.ndarray, dims: int) -> None:
+    limit = (1 << (MAX_WEIGHT_BITS - 1)) - 1
+    check_integer("weight", weight, lo=-limit - 1, hi=limit)
+    if weight.ndim != dims or 0 in weight.shape:
+        raise ValueError(f"array 'weight' has shape {weight.shape}; it needs {dims} non-empty "
+                         "dimensions")
+
+
+@dataclass(eq=False)
+class Dense(ProgramNode):
+    """y[..., o] = sum_i W[o, i] x[..., i] (integer W of shape (out, in); exact)."""
+
+    weight: np.ndarray
+    kind = "dense"
+    weighted = True
+
+    @cached_property
+    def _row_l1(self) -> float:
+        rows = np.abs(self.weight.astype(np.float64)).sum(axis=1)
+        return float(rows.max(initial=0.0))
+
+    def output_shape(self, input_shape: tuple[int, ...]) -> tuple[int, ...]:
+        return (int(self.weight.shape[0]),)
+
+    def output_bound(self, input_bound: float) -> float:
+        return self._row_l1 * input_bound
+
+    def validate(self, input_shape: tuple[int, ...]) -> None:
+        _check_weight(self.weight, 2)
+        if tuple(input_shape) != (self.weight.shape[1],):
+            raise ValueError(f"array 'weight' takes {self.weight.shape[1]} inputs, the node "
+                             f"receives {input_shape}")
+
+    def apply(self, x: np.ndarray, bound: float) -> np.ndarray:
+        weight = self.weight
+        total = self.output_bound(bound)
+        if (weight.dtype == np.int8 and total < (1 << 31) and hasattr(torch, "_int_mm")
+                and _fits_int8(x, bound)):
+            rows = np.ascontiguousarray(x.reshape(-1, x.shape[-1])).astype(np.int8, copy=False)
+            result = torch._int_mm(torch.from_numpy(rows), torch.from_numpy(weight).T).numpy()
+            return result.reshape(*x.shape[:-1], weight.shape[0])
+        dtype = exact_float(total)
+        if dtype is None:
+            return np.einsum("oi,...i->...o", weight.astype(np.int64), x.astype(np.int64))
+        return x.astype(dtype, copy=False) @ weight.T.astype(dtype)
+
+    def apply_events(self, x: np.ndarray) -> np.ndarray:
+        """The same product, event-driven: per step and sample, only the rows of non-zero
+        inputs are accumulated (in int64)."""
+        columns = np.ascontiguousarray(self.weight.T.astype(np.int64))
+        flat = x.reshape(-1, x.shape[-1])
+        out = np.zeros((flat.shape[0], self.weight.shape[0]), np.int64)
+        for row in range(flat.shape[0]):
+            active = np.flatnonzero(flat[row])
+            if active.size:
+                out[row] = flat[row, active].astype(np.int64) @ columns[active]
+        return out.reshape(*x.shape[:-1], self.weight.shape[0])
+
+    def synapse_count(self, x: np.ndarray, bound: float) -> SynapseCount:
+        steps_samples = x.shape[0] * x.shape[1]
+        effective = float(np.count_nonzero(x)) * float(self.weight.shape[0])
+        return SynapseCount(effective, steps_samples * float(self.weight.size),
+                            _accumulate_only(x, bound))
+
+    def describe(self) -> dict:
+        return {"kind": self.kind, "weight_dtype": str(self.weight.dtype)}
+
+
+def _conv_out(size: int, kernel: int, stride: int, padding: int, dilation: int = 1) -> int:
+    return (size + 2 * padding - dilation * (kernel - 1) - 1) // stride + 1
+
+
+def _pairs_valid(*pairs: tuple[int, ...], positive: tuple[bool, ...]) -> None:
+    for pair, must_be_positive in zip(pairs, positive, strict=True):
+        if len(pair) != 2 or any(int(v) < (1 if must_be_positive else 0) for v in pair):
+            raise ValueError(f"{pair} is not a valid (height, width) pair")
+
+
+@dataclass(eq=False)
+class Conv2d(ProgramNode):
+    """y[o] = sum_i W[o, i] * x[i]: torch's 2-D cross-correlation with integer W, no bias."""
+
+    weight: np.ndarray
+    stride: tuple[int, int] = (1, 1)
+    padding: tuple[int, int] = (0, 0)
+    dilation: tuple[int, int] = (1, 1)
+    groups: int = 1
+    kind = "conv2d"
+    weighted = True
+
+    @cached_property
+    def _row_l1(self) -> float:
+        per_output = np.abs(self.weight.reshape(self.weight.shape[0], -1).astype(np.float64))
+        return float(per_output.sum(axis=1).max(initial=0.0))
+
+    def output_shape(self, input_shape: tuple[int, ...]) -> tuple[int, ...]:
+        kh, kw = self.weight.shape[2:]
+        return (int(self.weight.shape[0]),
+                _conv_out(input_shape[1], kh, self.stride[0], self.padding[0], self.dilation[0]),
+                _conv_out(input_shape[2], kw, self.stride[1], self.padding[1], self.dilation[1]))
+
+    def output_bound(self, input_bound: float) -> float:
+        return self._row_l1 * input_bound
+
+    def validate(self, input_shape: tuple[int, ...]) -> None:
+        _check_weight(self.weight, 4)
+        _pairs_valid(self.stride, self.padding, self.dilation, positive=(True, False, True))
+        if self.groups < 1 or self.weight.shape[0] % self.groups:
+            raise ValueError(f"groups {self.groups} does not divide {self.weight.shape[0]} "
+                             "output channels")
+        if len(input_shape) != 3 or input_shape[0] != self.weight.shape[1] * self.groups:
+            raise ValueError(f"array 'weight' takes {self.weight.shape[1] * self.groups} channels, "
+                             f"the node receives {input_shape}")
+        if min(self.output_shape(input_shape)[1:]) < 1:
+            raise ValueError(f"the kernel does not fit the input {input_shape}")
+
+    def apply(self, x: np.ndarray, bound: float) -> np.ndarray:
+        dtype = exact_float(self.output_bound(bound))
+        if dtype is None:
+            raise OverflowError("conv2d accumulator may exceed 2^53; use fewer weight bits")
+        steps, batch = x.shape[:2]
+        flat = torch.from_numpy(np.ascontiguousarray(x.reshape(steps * batch, *x.shape[2:]), dtype))
+        y = F.conv2d(flat, torch.from_numpy(self.weight.astype(dtype)), None, self.stride,
+                     self.padding, self.dilation, self.groups).numpy()
+        return y.reshape(steps, batch, *y.shape[1:])
+
+    def _fan_out(self, input_shape: tuple[int, ...]) -> np.ndarray:
+        """Per input position, the number of output connections it feeds."""
+        out = F.conv2d(torch.zeros(1, *input_shape, dtype=torch.float64),
+                       torch.zeros(self.weight.shape, dtype=torch.float64), None, self.stride,
+                       self.padding, self.dilation, self.groups)
+        fan = F.conv_transpose2d(torch.ones_like(out),
+                                 torch.ones(self.weight.shape, dtype=torch.float64), None,
+                                 self.stride, self.padding, 0, self.groups, self.dilation)
+        full = torch.zeros(1, *input_shape, dtype=torch.float64)
+        h, w = min(fan.shape[2], input_shape[1]), min(fan.shape[3], input_shape[2])
+        full[..., :h, :w] = fan[..., :h, :w]
+        return full[0].numpy()
+
+    def synapse_count(self, x: np.ndarray, bound: float) -> SynapseCount:
+        steps_samples = x.shape[0] * x.shape[1]
+        active = (x != 0).sum(axis=(0, 1)).astype(np.float64)
+        fan = self._fan_out(tuple(x.shape[2:]))
+        return SynapseCount(float((active * fan).sum()), steps_samples * float(fan.sum()),
+                            _accumulate_only(x, bound))
+
+    def describe(self) -> dict:
+        return {"kind": self.kind, "weight_dtype": str(self.weight.dtype),
+                "stride": list(self.stride), "padding": list(self.padding)}
+
+
+@dataclass(eq=False)
+class SumPool2d(ProgramNode):
+    """y = sum of x over each kernel window (zero padding). An average pool's 1/k^2 is folded
+    into the scales of the layer that consumes it."""
+
+    kernel_size: tuple[int, int]
+    stride: tuple[int, int]
+    padding: tuple[int, int] = (0, 0)
+    kind = "sumpool2d"
+
+    def output_shape(self, input_shape: tuple[int, ...]) -> tuple[int, ...]:
+        c, h, w = input_shape
+        return (c, _conv_out(h, self.kernel_size[0], self.stride[0], self.padding[0]),
+                _conv_out(w, self.kernel_size[1], self.stride[1], self.padding[1]))
+
+    def output_bound(self, input_bound: float) -> float:
+        return input_bound * self.kernel_size[0] * self.kernel_size[1]
+
+    def validate(self, input_shape: tuple[int, ...]) -> None:
+        _pairs_valid(self.kernel_size, self.stride, self.padding, positive=(True, True, False))
+        if len(input_shape) != 3:
+            raise ValueError(f"a 2-D pool takes (C, H, W), the node receives {input_shape}")
+        if any(2 * p > k for p, k in zip(self.padding, self.kernel_size, strict=True)):
+            raise ValueError("padding must be at most half the kernel size")
+        if min(self.output_shape(input_shape)[1:]) < 1:
+            raise ValueError(f"the kernel does not fit the input {input_shape}")
+
+    def apply(self, x: np.ndarray, bound: float) -> np.ndarray:
+        dtype = exact_float(self.output_bound(bound))
+        if dtype is None:
+            raise OverflowError("sum pool may exceed 2^53")
+        steps, batch = x.shape[:2]
+        flat = torch.from_numpy(np.ascontiguousarray(x.reshape(steps * batch, *x.shape[2:]), dtype))
+        y = F.avg_pool2d(flat, self.kernel_size, self.stride, self.padding,
+                         divisor_override=1).numpy()
+        return y.reshape(steps, batch, *y.shape[1:])
+
+    def describe(self) -> dict:
+        return {"kind": self.kind, "kernel_size": list(self.kernel_size)}
+
+
+@dataclass(eq=False)
+class Flatten(ProgramNode):
+    """y = x reshaped to one feature dimension (row-major)."""
+
+    kind = "flatten"
+
+    def output_shape(self, input_shape: tuple[int, ...]) -> tuple[int, ...]:
+        return (math.prod(input_shape),)
+
+    def apply(self, x: np.ndarray, bound: float) -> np.ndarray:
+        return x.reshape(*x.shape[:2], -1)
+
+    def describe(self) -> dict:
+        return {"kind": self.kind}
+
+
+@dataclass(eq=False)
+class Requantize(ProgramNode):
+    """Accumulator -> state units: y = x << shift (shift >= 0) or round_half_up(x / 2^-shift)
+    (shift < 0), plus an integer bias per neuron. Exact: no saturation is needed, the result
+    keeps int64 precision and its bound is known."""
+
+    shift: int
+    bias: np.ndarray
+    kind = "requantize"
+
+    @cached_property
+    def _bias_max(self) -> float:
+        return float(np.abs(self.bias).max(initial=0))
+
+    def output_shape(self, input_shape: tuple[int, ...]) -> tuple[int, ...]:
+        return tuple(self.bias.shape)
+
+    def output_bound(self, input_bound: float) -> float:
+        return input_bound * 2.0 ** self.shift + self._bias_max + (0.5 if self.shift < 0 else 0)
+
+    def validate(self, input_shape: tuple[int, ...]) -> None:
+        if not -62 <= self.shift <= 30:
+            raise ValueError(f"shift {self.shift} is outside -62..30")
+        check_integer("bias", self.bias, lo=-(1 << 40), hi=1 << 40)
+        if math.prod(input_shape) != self.bias.size:
+            raise ValueError(f"array 'bias' has {self.bias.size} values for an input of shape "
+                             f"{input_shape}")
+
+    def apply(self, x: np.ndarray, bound: float) -> np.ndarray:
+        if tuple(x.shape[2:]) != tuple(self.bias.shape):
+            x = x.reshape(*x.shape[:2], *self.bias.shape)
+        total = self.output_bound(bound)
+        # float32 accumulators are proven < 2^24, so int32 holds them; float -> int32 is fast
+        dtype = np.int32 if total < (1 << 31) else np.int64
+        inp = x.astype(dtype) if x.dtype.kind == "f" or x.dtype != dtype else x.copy()
+        if self.shift > 0:
+            inp <<= self.shift
+        elif self.shift < 0:
+            inp = shift_round(inp.astype(np.int64), -self.shift).astype(dtype)
+        inp += self.bias.astype(dtype)
+        return inp
+
+    def describe(self) -> dict:
+        return {"kind": self.kind, "shift": self.shift, "rounding": "half up",
+                "overflow": "none (int64, bounded)"}

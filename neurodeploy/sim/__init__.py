@@ -1,1 +1,0 @@
-"""Simulation engines: the float reference and the bit-accurate integer engine."""

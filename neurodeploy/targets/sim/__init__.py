@@ -1,0 +1,1 @@
+"""The `sim` target: a generic digital neuromorphic core array (see `target.py`)."""
