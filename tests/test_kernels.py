@@ -9,9 +9,9 @@ import numpy as np
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from neurodeploy.program import kernels
 from neurodeploy.program.formats import mul_frac, saturate, shift_round
 from neurodeploy.program.tables import build_table
-from neurodeploy.program import kernels
 
 BITS = 24
 LIMIT = 1 << (BITS - 1)
