@@ -48,7 +48,7 @@ def load(source: object, input_shape: tuple[int, ...] | None = None, dialect: st
         if not path.is_file():
             raise InvalidFileError(f"{path}: no such file")
         if suffix == ".nir":
-            from neurodeploy.io.nir_format import read_network
+            from neurodeploy.io.nir_read import read_network
 
             return read_network(path, dialect, reset, dt, spike)
         from neurodeploy.io.model_file import load_torch_file
@@ -73,7 +73,7 @@ def save_nir(network: ir.Network | object, path: str | Path, dialect: str | None
     """
     network = load(network)
     if dialect in (None, "neurodeploy"):
-        from neurodeploy.io.nir_format import write_network
+        from neurodeploy.io.nir_write import write_network
 
         write_network(network, path)
         return

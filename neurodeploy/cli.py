@@ -209,9 +209,12 @@ def convert(model: Path, target: str, output: Path | None, data: Path | None,
 
 def _summary(report: dict) -> str:
     """One line of per-sample costs, with time in cycles only where the target has a clock."""
-    cycles = report["cycles"]
-    time = (f"{cycles['total']:,.0f} cycles" if cycles.get("total") is not None
-            else f"{report['time']['steps']} steps of {report['time']['step_ns']:.0f} ns")
+    cycles, steps = report["cycles"], report["time"]
+    if cycles.get("total") is not None:
+        time = f"{cycles['total']:,.0f} cycles"
+    else:
+        time = f"{steps['steps']} steps" + (f" of {steps['step_ns']:.0f} ns"
+                                            if steps.get("step_ns") is not None else "")
     mapping = report["mapping"]
     return (f"per sample: {report['spikes']['total']:.0f} spikes, "
             f"{report['synops']['total']:.0f} synops, "

@@ -17,7 +17,7 @@ from neurodeploy.engine.golden import simulate_program
 from neurodeploy.engine.reference import simulate_network
 from neurodeploy.errors import UnsupportedModelError
 from neurodeploy.fsutil import atomic_directory, write_json
-from neurodeploy.io.nir_format import write_network
+from neurodeploy.io.nir_write import write_network
 from neurodeploy.program.graph import Program
 from neurodeploy.program.nir import write_program_nir
 from neurodeploy.report.build import build_report, node_agreement, node_delays

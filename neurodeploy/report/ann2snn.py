@@ -8,7 +8,7 @@ import torch
 
 from neurodeploy.frontend.ann2snn import Conversion
 from neurodeploy.fsutil import write_json
-from neurodeploy.io.nir_format import write_network
+from neurodeploy.io.nir_write import write_network
 from neurodeploy.report.plotting import line_plot
 
 

@@ -30,8 +30,8 @@ def time_cells(report: dict) -> list[list[str]]:
         rows.append(["latency", f"{cycles['latency_s'] * 1e6:.1f} us at "
                                 f"{cycles['clock_hz'] / 1e6:.0f} MHz"])
     else:
-        rows.append(["latency", f"{time['latency_s'] * 1e6:.1f} us ({time['step_ns']:.0f} ns per "
-                                "step)"])
+        per_step = f" ({time['step_ns']:.0f} ns per step)" if time.get("step_ns") else ""
+        rows.append(["latency", f"{time['latency_s'] * 1e6:.1f} us{per_step}"])
     return rows
 
 
