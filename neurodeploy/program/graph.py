@@ -22,6 +22,7 @@ import numpy as np
 
 from neurodeploy.errors import UnsupportedModelError
 from neurodeploy.ir.graph import INPUT, Edge, Group, check_edges, latency, schedule, topological_order
+from neurodeploy.program.formats import round_half_up
 from neurodeploy.program.node import ProgramNode
 
 #: largest number of values a node may hold per sample (bounds work before allocation)
@@ -54,9 +55,9 @@ class InputFormat:
     def quantize(self, x: np.ndarray) -> np.ndarray:
         """Real input -> integers of `scale` (rounded half up, saturated to `bits`), returned as
         integer-valued float32 (exact: bits <= 24), ready for BLAS."""
-        scaled = np.asarray(x, dtype=np.float64) / self.scale
-        limit = float(1 << (self.bits - 1))
-        return np.clip(np.floor(scaled + 0.5), -limit, limit - 1).astype(np.float32)
+        limit = 1 << (self.bits - 1)
+        return np.clip(round_half_up(np.asarray(x, dtype=np.float64) / self.scale), -limit,
+                       limit - 1).astype(np.float32)
 
 
 @dataclass(eq=False)
