@@ -112,20 +112,21 @@ def simulate(model: Path, input_path: Path, output: Path | None, timesteps: int 
     A model runs on the float reference; a converted program (or a .net file, rebuilt from the
     file alone) on the bit-accurate integer engine.
     """
-    from neurodeploy.fsutil import atomic_file
+    from neurodeploy.artifacts import check_output_npz, write_result_npz
     from neurodeploy.io.data import load_data
-    from neurodeploy.io.npz import write_npz
-    from neurodeploy.quant.program import Program
+    from neurodeploy.simulation import load_directory
     from neurodeploy.simulation import simulate as run
+    from neurodeploy.targets.fpga.compile import FpgaProgram
 
-    if model.is_dir() and (model / "fpga.json").exists():
-        from neurodeploy.targets.fpga import target as fpga
-
-        subject = fpga.load(model)
+    inputs = (model, input_path)
+    if output is not None:
+        check_output_npz(output, inputs)
+    if model.is_dir():
+        subject = load_directory(model)
+        if rtl is not None and not isinstance(subject, FpgaProgram):
+            raise_usage("--rtl needs an OUT/ directory written by convert --target fpga")
     elif rtl is not None:
         raise_usage("--rtl needs an OUT/ directory written by convert --target fpga")
-    elif model.is_dir():
-        subject = Program.load(model)
     elif model.suffix == ".net":
         from neurodeploy.targets.loihi.netx import read_netx
 
@@ -148,8 +149,7 @@ def simulate(model: Path, input_path: Path, output: Path | None, timesteps: int 
     if data.y is not None:
         click.echo(f"accuracy {result.accuracy(data.y):.4f}")
     if output is not None:
-        with atomic_file(output) as staging:
-            write_npz(staging, result.to_npz_dict())
+        write_result_npz(output, result.to_npz_dict(), inputs)
         click.echo(f"wrote {output}")
 
 
@@ -175,10 +175,12 @@ def convert(model: Path, target: str, output: Path | None, data: Path | None,
     MODEL may also be a ReLU ANN (.onnx, or a .pt with ReLU layers): it is converted to a
     single-spike SNN first (see `ann2snn`; direct input over --timesteps, default 32).
     """
+    from neurodeploy.artifacts import check_output_directory
     from neurodeploy.io.data import load_data
     from neurodeploy.pipeline import deploy, is_ann, snn_from_ann
 
     out = output or Path(f"{model.stem}-{target}")
+    check_output_directory(out, (model, data))
     if is_ann(model):
         if data is None:
             raise_usage("converting an ANN needs --data D.npz with static x (B, *features)")
@@ -191,7 +193,7 @@ def convert(model: Path, target: str, output: Path | None, data: Path | None,
         x, y = dataset.x, dataset.y
     bits = weight_bits or (16 if target == "fpga" else 8)
     options = {"multi_chip": True} if multi_chip else {}
-    report = deploy(network, target, out, x, y, bits, lanes, options)
+    report = deploy(network, target, out, x, y, bits, lanes, options, (model, data))
     if as_json:
         click.echo(json.dumps(report, indent=1, sort_keys=True))
         return
@@ -221,7 +223,7 @@ def convert(model: Path, target: str, output: Path | None, data: Path | None,
 def report(model: Path, data: Path, target: str, bits: str, output: Path | None,
            timesteps: int | None, **how) -> None:
     """Sweep weight bit widths: accuracy, per-layer SQNR, spikes, energy; table + PNG plot."""
-    from neurodeploy.fsutil import atomic_directory, write_json
+    from neurodeploy.artifacts import OutputKind, check_output_directory, output_directory, write_json
     from neurodeploy.io.data import load_data
     from neurodeploy.report.sweep import bit_sweep, plot_sweep, sweep_markdown
 
@@ -230,11 +232,12 @@ def report(model: Path, data: Path, target: str, bits: str, output: Path | None,
     except ValueError:
         raise_usage(f"--bits must be comma-separated integers, got {bits!r}")
     out = output or Path(f"{model.stem}-{target}-report")
+    check_output_directory(out, (model, data))
     network = _load_model(model, how)
     dataset = load_data(data, network.input_shape, timesteps)
     with click.progressbar(length=len(widths), label="quantizing", file=sys.stderr) as bar:
         sweep = bit_sweep(network, dataset.x, dataset.y, target, widths, lambda: bar.update(1))
-    with atomic_directory(out) as staging:
+    with output_directory(out, (model, data), OutputKind.REPORT) as staging:
         write_json(staging / "sweep.json", sweep)
         (staging / "sweep.md").write_text(sweep_markdown(sweep))
         plot_sweep(sweep, staging / "accuracy_vs_bits.png")
@@ -259,18 +262,19 @@ def report(model: Path, data: Path, target: str, bits: str, output: Path | None,
 def ann2snn(ann: Path, data: Path, output: Path | None, timesteps: int, spike: str,
             encoding: str, percentile: float, as_json: bool) -> None:
     """Convert a ReLU ANN (.pt or .onnx) into an SNN of IAF neurons; writes it and a report."""
+    from neurodeploy.artifacts import check_output_files, output_files
     from neurodeploy.frontend.ann2snn import ann2snn as convert_ann
-    from neurodeploy.fsutil import atomic_files
     from neurodeploy.io.data import read_static
     from neurodeploy.report.ann2snn import write_conversion
 
     out = output or Path(f"{ann.stem}-snn.pt")
     if out.suffix.lower() not in (".pt", ".nir"):
         raise_usage(f"-o must end in .pt or .nir, got {out.name}")
+    check_output_files(out, (ann, data))
     x, y = read_static(data)
     conversion = convert_ann(ann, x, y, timesteps=timesteps, spike=spike, percentile=percentile,
                              encoding=encoding)
-    with atomic_files(out.parent) as staging:
+    with output_files(out, (ann, data)) as staging:
         names = write_conversion(conversion, staging, out.name)
     report = conversion.report
     if as_json:

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
 
 from neurodeploy import ir
+from neurodeploy.artifacts import OutputKind, output_directory, write_json
 from neurodeploy.errors import UnsupportedModelError
-from neurodeploy.fsutil import atomic_directory, write_json
 from neurodeploy.io.nir_format import write_network
 from neurodeploy.quant.calibrate import calibrate
 from neurodeploy.quant.program import Program
@@ -46,9 +47,11 @@ def convert(network: object, target: str = "sim", data: np.ndarray | None = None
 
 def deploy(network: ir.Network, target: str, out: Path, data_x: np.ndarray | None,
            labels: np.ndarray | None, weight_bits: int = 8, lanes: int = 4,
-           options: dict | None = None) -> dict:
+           options: dict | None = None, inputs: Sequence[Path | None] = ()) -> dict:
     """Convert and write OUT/: model.nir, program.{json,npz,nir}, mapping.json, report.{json,md},
-    and the target's artifacts (fpga: rtl/, tb/, mem/, fpga.{json,npz})."""
+    the target's artifacts (fpga: rtl/, tb/, mem/, fpga.{json,npz}), and last
+    neurodeploy-manifest.json. OUT is swapped in whole (`neurodeploy.artifacts.output_directory`):
+    it may not hold or be one of `inputs` (the files the network and data came from)."""
     from neurodeploy.report.build import build_report
     from neurodeploy.report.markdown import render_markdown
 
@@ -57,14 +60,14 @@ def deploy(network: ir.Network, target: str, out: Path, data_x: np.ndarray | Non
 
         if data_x is None:
             raise UnsupportedModelError("the fpga target needs --data to choose its formats")
-        with atomic_directory(Path(out)) as staging:
+        with output_directory(Path(out), inputs, OutputKind.CONVERT) as staging:
             return deploy_fpga(network, staging, check_input(data_x, network.input_shape), labels,
                                weight_bits, lanes)
 
     program = convert(network, target, data_x, weight_bits, **(options or {}))
     chosen = get_target(target)
     report = build_report(network, program, data_x, labels)
-    with atomic_directory(Path(out)) as staging:
+    with output_directory(Path(out), inputs, OutputKind.CONVERT) as staging:
         write_network(network, staging / "model.nir")
         program.save(staging)
         write_program_nir(program, staging / "program.nir")

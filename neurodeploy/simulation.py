@@ -2,10 +2,17 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+from typing import TYPE_CHECKING
+
 import numpy as np
 
 from neurodeploy.errors import ShapeError
 from neurodeploy.sim.result import SimulationResult
+
+if TYPE_CHECKING:
+    from neurodeploy.quant.program import Program
+    from neurodeploy.targets.fpga.compile import FpgaProgram
 
 
 def check_input(x: np.ndarray, input_shape: tuple[int, ...]) -> np.ndarray:
@@ -17,25 +24,38 @@ def check_input(x: np.ndarray, input_shape: tuple[int, ...]) -> np.ndarray:
     return x.astype(np.float32, copy=False)
 
 
+def load_directory(directory: Path) -> Program | FpgaProgram:
+    """The program in an OUT/ directory of `convert`, after `verify_manifest` passed on it.
+
+    An fpga directory (fpga.json) gives an FpgaProgram, any other an integer Program; a file that
+    differs from the manifest is an InvalidFileError naming it.
+    """
+    from neurodeploy.artifacts import verify_manifest
+    from neurodeploy.quant.program import Program
+
+    if (Path(directory) / "fpga.json").exists():
+        from neurodeploy.targets.fpga.target import load as load_fpga
+
+        verify_manifest(directory, required=("fpga.json", "fpga.npz"))
+        return load_fpga(Path(directory))
+    verify_manifest(directory, required=("program.json", "program.npz"))
+    return Program.load(directory)
+
+
 def simulate(model: object, x: np.ndarray, record_states: bool = False,
              event_driven: bool = False) -> SimulationResult:
     """Simulate `model` on time-major input `x` `(T, B, *features)`.
 
-    A Program (or a directory written by `convert`) runs on the bit-accurate integer engine;
-    a Network (or anything `neurodeploy.load` accepts) runs on the float reference engine.
+    A Program (or a directory written by `convert`, checked against its manifest first) runs on
+    the bit-accurate integer engine; a Network (or anything `neurodeploy.load` accepts) runs on
+    the float reference engine.
     `event_driven` makes the integer engine accumulate only non-zero inputs (same results).
     """
-    from pathlib import Path
-
     from neurodeploy.quant.program import Program
     from neurodeploy.targets.fpga.compile import FpgaProgram
 
-    if isinstance(model, str | Path) and (Path(model) / "fpga.json").exists():
-        from neurodeploy.targets.fpga.target import load as load_fpga
-
-        model = load_fpga(Path(model))
-    elif isinstance(model, str | Path) and Path(model).is_dir():
-        model = Program.load(model)
+    if isinstance(model, str | Path) and Path(model).is_dir():
+        model = load_directory(Path(model))
     if isinstance(model, FpgaProgram):
         from neurodeploy.targets.fpga.target import simulate as simulate_fpga
 

@@ -15,8 +15,8 @@ from typing import Any
 
 import numpy as np
 
+from neurodeploy.artifacts import write_json
 from neurodeploy.errors import InvalidFileError
-from neurodeploy.fsutil import write_json
 from neurodeploy.io.npz import read_npz, write_npz
 from neurodeploy.quant.tables import Table
 

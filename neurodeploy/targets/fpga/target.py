@@ -17,9 +17,9 @@ from pathlib import Path
 import numpy as np
 
 from neurodeploy import ir
+from neurodeploy.artifacts import write_json
 from neurodeploy.cost.energy import OperationEnergy
 from neurodeploy.errors import InvalidFileError
-from neurodeploy.fsutil import write_json
 from neurodeploy.sim.result import SimulationResult
 from neurodeploy.targets.fpga.compile import FpgaProgram, compile_network
 from neurodeploy.targets.fpga.isa import ACC_BITS, WORD_BITS, Instr, Memories, run

@@ -17,8 +17,8 @@ import math
 from dataclasses import dataclass
 from pathlib import Path
 
+from neurodeploy.artifacts import write_json
 from neurodeploy.cost.synops import SynapseCount
-from neurodeploy.fsutil import write_json
 from neurodeploy.quant.program import IntLayer, Program
 from neurodeploy.sim.result import SimulationResult
 from neurodeploy.targets.loihi.lower import lower_to_loihi
