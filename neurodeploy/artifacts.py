@@ -125,7 +125,7 @@ def _valid_relative_path(path: object) -> bool:
 def read_manifest(directory: Path, name: str = MANIFEST_NAME) -> Manifest:
     """The manifest in `directory`, its schema checked; InvalidFileError when absent or malformed."""
     path = Path(directory) / name
-    fix = f"run `neurodeploy {OutputKind.CONVERT.value}` again"
+    fix = f"run `neurodeploy {OutputKind.CONVERT.value}` again with a new -o"
     try:
         if path.stat().st_size > _MANIFEST_MAX_BYTES:
             raise InvalidFileError(f"{path}: larger than {_MANIFEST_MAX_BYTES >> 20} MB; {fix}")
@@ -184,6 +184,22 @@ def verify_manifest(directory: Path, required: Sequence[str] = ()) -> Manifest:
     return manifest
 
 
+def verify_listed_file(path: Path) -> None:
+    """A file inside a neurodeploy output directory (OUT/model.net) must match OUT's manifest.
+
+    Files whose directory has no manifest, or whose manifest does not list them, pass unchecked.
+    """
+    path = Path(path)
+    if not (path.parent / MANIFEST_NAME).is_file():
+        return
+    manifest = read_manifest(path.parent)
+    digest = manifest.files.get(path.name)
+    if digest is not None and path.is_file() and _digest_or_none(path) != digest:
+        raise InvalidFileError(f"{path}: differs from the sha256 in {path.parent / MANIFEST_NAME}"
+                               f" (damaged or edited); run `neurodeploy {manifest.kind.value}` "
+                               "again")
+
+
 def _digest_or_none(path: Path) -> str | None:
     try:
         return sha256_file(path)
@@ -219,17 +235,17 @@ def _refuse_unsafe_location(target: Path, inputs: Sequence[Path | None], what: s
     """Refuse what no output may replace; return the target's absolute, resolved path."""
     if str(target) in ("", "."):
         raise OutputError(f"-o {str(target)!r} is the current directory; give a new "
-                                f"{what} name")
+                          f"{what} name")
     if target.is_symlink():
         raise OutputError(f"-o {target} is a symbolic link; give the path it points to")
     real = target.resolve()
+    if real == Path(real.anchor) or real == _home():
+        raise OutputError(f"-o {target} is the filesystem root or the home directory; give a "
+                          f"new {what} name")
     cwd = Path.cwd().resolve()
     if real == cwd or real in cwd.parents:
         raise OutputError(f"-o {target} is the current directory or contains it; give a new "
-                                f"{what} name")
-    if real == Path(real.anchor) or real == _home():
-        raise OutputError(f"-o {target} is the filesystem root or the home directory; give a "
-                                f"new {what} name")
+                          f"{what} name")
     for source in (source for source in inputs if source is not None):
         source_real = Path(source).resolve()
         if source_real == real:
@@ -308,14 +324,14 @@ def _set_record(parent: Path, name: str) -> Manifest | None:
         return read_manifest(parent, name)
     except InvalidFileError:
         raise OutputError(f"{path} exists and was not written by neurodeploy; choose "
-                                "another -o or remove it yourself") from None
+                          "another -o or remove it yourself") from None
 
 
 def _check_file_target(target: Path, inputs: Sequence[Path | None], record: Manifest | None) -> Path:
     real = _refuse_unsafe_location(target, inputs, "file")
     if not real.parent.is_dir():
         raise OutputError(f"-o {target}: the directory {target.parent} does not exist; "
-                                "create it first")
+                          "create it first")
     problem = _file_problem(real, record)
     if problem is not None:
         raise OutputError(f"-o {target} {problem}; choose another -o or remove it yourself")
@@ -347,12 +363,12 @@ def check_output_npz(target: Path, inputs: Sequence[Path | None] = ()) -> Path:
     real = _refuse_unsafe_location(target, inputs, "file")
     if not real.parent.is_dir():
         raise OutputError(f"-o {target}: the directory {target.parent} does not exist; "
-                                "create it first")
+                          "create it first")
     if real.is_dir():
         raise OutputError(f"-o {target} is a directory; -o takes an .npz file name")
     if real.exists() and not is_result_npz(real):
         raise OutputError(f"-o {target} exists and was not written by neurodeploy "
-                                "simulate; choose another -o or remove it yourself")
+                          "simulate; choose another -o or remove it yourself")
     return real
 
 

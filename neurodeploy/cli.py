@@ -112,7 +112,7 @@ def simulate(model: Path, input_path: Path, output: Path | None, timesteps: int 
     A model runs on the float reference; a converted program (or a .net file, rebuilt from the
     file alone) on the bit-accurate integer engine.
     """
-    from neurodeploy.artifacts import check_output_npz, write_result_npz
+    from neurodeploy.artifacts import check_output_npz, verify_listed_file, write_result_npz
     from neurodeploy.io.data import load_data
     from neurodeploy.simulation import load_directory
     from neurodeploy.simulation import simulate as run
@@ -121,18 +121,20 @@ def simulate(model: Path, input_path: Path, output: Path | None, timesteps: int 
     inputs = (model, input_path)
     if output is not None:
         check_output_npz(output, inputs)
+    if rtl is not None and not model.is_dir():
+        raise_usage("--rtl needs an OUT/ directory written by convert --target fpga")
     if model.is_dir():
         subject = load_directory(model)
-        if rtl is not None and not isinstance(subject, FpgaProgram):
-            raise_usage("--rtl needs an OUT/ directory written by convert --target fpga")
-    elif rtl is not None:
-        raise_usage("--rtl needs an OUT/ directory written by convert --target fpga")
     elif model.suffix == ".net":
         from neurodeploy.targets.loihi.netx import read_netx
 
+        verify_listed_file(model)
         subject = read_netx(model)
     else:
+        verify_listed_file(model)
         subject = _load_model(model, how)
+    if rtl is not None and not isinstance(subject, FpgaProgram):
+        raise_usage("--rtl needs an OUT/ directory written by convert --target fpga")
     data = load_data(input_path, subject.input_shape, timesteps, encoding)
     if rtl is not None:
         from neurodeploy.sim.result import SimulationResult

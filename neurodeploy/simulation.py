@@ -56,6 +56,10 @@ def simulate(model: object, x: np.ndarray, record_states: bool = False,
 
     if isinstance(model, str | Path) and Path(model).is_dir():
         model = load_directory(Path(model))
+    elif isinstance(model, str | Path):
+        from neurodeploy.artifacts import verify_listed_file
+
+        verify_listed_file(Path(model))
     if isinstance(model, FpgaProgram):
         from neurodeploy.targets.fpga.target import simulate as simulate_fpga
 
