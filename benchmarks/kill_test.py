@@ -8,7 +8,7 @@ unkilled run; with `--targeted`, uniform over [0, 1.2] x the time an unkilled ru
 directory (`.OUT.*`) exists, counted from the moment it appears, so the kills land while OUT is
 written and swapped. After each kill OUT is compared byte for byte with the complete old and the
 complete new output: `old`, `new`, or `broken` (anything else, including a missing OUT). Staging
-and aside directories (`.OUT.nd-*`) present after the kill are counted; one unkilled run at the
+and aside directories (`.OUT.*`) present after the kill are counted; one unkilled run at the
 end must leave none. `--fallback` replaces renameat2(RENAME_EXCHANGE) by rename-aside, as on
 systems without it (a missing OUT there is restored by the next run: `broken` counts it, and
 `restored` counts how often an unkilled run after a `broken` one wrote the new output).
@@ -40,10 +40,6 @@ def snapshot(root: Path) -> dict[str, bytes | None] | None:
         return None
     return {p.relative_to(root).as_posix(): None if p.is_dir() else p.read_bytes()
             for p in sorted(root.rglob("*"))}
-
-
-def leftovers(parent: Path, name: str) -> list[str]:
-    return sorted(p.name for p in parent.iterdir() if p.name.startswith(f".{name}.nd-"))
 
 
 def staging(parent: Path) -> set[str]:
@@ -112,13 +108,13 @@ def main() -> None:
             found = snapshot(out)
             previous = "old" if found == old else "new" if found == new else "broken"
             counts[previous] += 1
-            counts["kills leaving leftovers"] += bool(leftovers(work, "out"))
+            counts["kills leaving leftovers"] += bool(staging(work))
             if previous == "broken":  # let an unkilled run repair it, as a user would
                 repaired = subprocess.run(command("sim", out), capture_output=True, text=True)
                 counts["restored"] += repaired.returncode == 0 and snapshot(out) == new
                 previous = None
         subprocess.run(command("sim", out), check=True, capture_output=True)
-        survivors = leftovers(work, "out")
+        survivors = sorted(staging(work))
         swap = "rename-aside fallback" if args.fallback else "RENAME_EXCHANGE"
         when = (f"within {window * 1e3:.1f} ms after staging appeared" if args.targeted else
                 f"over [{args.late:.2f}, 1.05] x {duration:.2f} s")

@@ -38,7 +38,7 @@ import re
 import secrets
 import sys
 from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path, PurePosixPath
@@ -480,12 +480,38 @@ def _swap_in(staging: Path, target: Path) -> None:
     else:
         aside = _sibling(target, "old")
         os.rename(target, aside)
-        os.rename(staging, target)
+        try:
+            os.rename(staging, target)
+        except OSError:
+            os.rename(aside, target)
+            raise
         _remove_ours(aside)
 
 
 def _unwritable(target: Path, exc: OSError) -> OutputError:
-    return OutputError(f"cannot write {target}: {exc.strerror or exc}")
+    where = f" ({exc.filename})" if exc.filename else ""
+    return OutputError(f"cannot write {target}: {exc.strerror or exc}{where}")
+
+
+@contextmanager
+def _staging_beside(real: Path, shown: Path) -> Iterator[Path]:
+    """A fresh marked staging directory next to `real`, after removing leftovers of dead runs.
+
+    Removed on the way out whatever happens (a swapped-in one is no longer there); an OSError
+    becomes a one-line OutputError about `shown`.
+    """
+    try:
+        _recover(real)
+        staging = _make_staging(real)
+    except OSError as exc:
+        raise _unwritable(shown, exc) from None
+    try:
+        yield staging
+    except OSError as exc:
+        raise _unwritable(shown, exc) from None
+    finally:
+        with suppress(OSError):  # what cannot be removed now, the next run removes
+            _remove_ours(staging)
 
 
 @contextmanager
@@ -499,22 +525,15 @@ def output_directory(target: Path, inputs: Sequence[Path | None] = (),
     real = check_output_directory(target, inputs)
     try:
         real.parent.mkdir(parents=True, exist_ok=True)
-        _recover(real)
-        real = check_output_directory(target, inputs)
-        staging = _make_staging(real)
     except OSError as exc:
         raise _unwritable(Path(target), exc) from None
-    try:
+    with _staging_beside(real, Path(target)) as staging:
+        check_output_directory(target, inputs)  # the leftovers' clean-up may have restored it
         yield staging
         write_manifest(staging, kind)
         check_output_directory(target, inputs)
         (staging / STAGING_MARKER).unlink()
         _swap_in(staging, real)
-    except BaseException as exc:
-        _remove_ours(staging)
-        if isinstance(exc, OSError):
-            raise _unwritable(Path(target), exc) from None
-        raise
 
 
 @contextmanager
@@ -528,13 +547,8 @@ def output_files(primary: Path, inputs: Sequence[Path | None] = (),
     last; a kill between two replacements leaves a set the next run refuses rather than guesses.
     """
     real = check_output_files(primary, inputs)
-    try:
-        _recover(real)
-        staging = _make_staging(real)
-    except OSError as exc:
-        raise _unwritable(Path(primary), exc) from None
     record_name = _set_manifest_name(real)
-    try:
+    with _staging_beside(real, Path(primary)) as staging:
         yield staging
         names = [name for name, what in _walk(staging)
                  if what == "file" and name not in (STAGING_MARKER, record_name)]
@@ -548,12 +562,6 @@ def output_files(primary: Path, inputs: Sequence[Path | None] = (),
         _write_manifest_file(staging / record_name, kind, files)
         for name in [*names, record_name]:
             os.replace(staging / name, real.parent / name)
-    except BaseException as exc:
-        _remove_ours(staging)
-        if isinstance(exc, OSError):
-            raise _unwritable(Path(primary), exc) from None
-        raise
-    _remove_ours(staging)
 
 
 def write_result_npz(target: Path, arrays: dict, inputs: Sequence[Path | None] = ()) -> None:
@@ -564,18 +572,7 @@ def write_result_npz(target: Path, arrays: dict, inputs: Sequence[Path | None] =
     from neurodeploy.io.npz import write_npz
 
     real = check_output_npz(target, inputs)
-    try:
-        _recover(real)
-        staging = _make_staging(real)
-    except OSError as exc:
-        raise _unwritable(Path(target), exc) from None
-    try:
+    with _staging_beside(real, Path(target)) as staging:
         write_npz(staging / real.name, {**arrays, NPZ_MARKER: np.array(__version__)})
         check_output_npz(target, inputs)
         os.replace(staging / real.name, real)
-    except BaseException as exc:
-        _remove_ours(staging)
-        if isinstance(exc, OSError):
-            raise _unwritable(Path(target), exc) from None
-        raise
-    _remove_ours(staging)
