@@ -383,7 +383,9 @@ def _sibling(target: Path, role: str) -> Path:
 
 
 def _process_alive(pid: int) -> bool:
-    if pid == os.getpid():
+    """False only when no process `pid` runs (POSIX); elsewhere every other process may be alive
+    (on Windows os.kill(pid, 0) would send CTRL_C_EVENT), so leftovers stay there."""
+    if pid == os.getpid() or os.name != "posix":
         return True
     if pid <= 0:
         return False
