@@ -14,13 +14,14 @@ from typing import Any
 import numpy as np
 
 from neurodeploy import ir
+from neurodeploy.artifacts import MANIFEST_NAME, verify_listed_file, verify_manifest
 from neurodeploy.engine.golden import simulate_program
 from neurodeploy.engine.reference import simulate_network
 from neurodeploy.engine.result import SimulationResult
 from neurodeploy.errors import InvalidFileError, ShapeError, UnsupportedModelError
 from neurodeploy.program.calibrate import Calibration, calibration_sample, measure
 from neurodeploy.program.graph import Program
-from neurodeploy.program.serialize import PROGRAM_JSON
+from neurodeploy.program.serialize import PROGRAM_JSON, PROGRAM_NPZ
 from neurodeploy.targets.base import Target, make_options, refuse_unsupported
 from neurodeploy.targets.registry import get_target, target_names
 
@@ -47,6 +48,7 @@ def load(source: object, input_shape: tuple[int, ...] | None = None, dialect: st
                 f"{path}: unknown model file type {suffix or '(none)'}; give a .pt or .nir file")
         if not path.is_file():
             raise InvalidFileError(f"{path}: no such file")
+        verify_listed_file(path)
         if suffix == ".nir":
             from neurodeploy.io.nir_read import read_network
 
@@ -97,14 +99,17 @@ def _reader_of(path: Path) -> Target | None:
 
 
 def load_program(path: str | Path) -> Program:
-    """The Program of an artifact directory written by `convert` (its target's `load`), or of a
-    file a target reads (a netx .net)."""
+    """The Program of an artifact directory (its target's `load`; a `convert` output only after
+    every file passed its manifest), or of a file a target reads (a netx .net; checked against
+    the manifest of the directory holding it, if there is one)."""
     path = Path(path)
     reader = _reader_of(path)
     if reader is not None:
+        verify_listed_file(path)
         return reader.load(path)
-    target_name = _target_of(path)
-    return get_target(target_name).load(path)
+    if (path / MANIFEST_NAME).exists():  # `convert` output; `Program.save` writes none
+        verify_manifest(path, required=(PROGRAM_JSON, PROGRAM_NPZ))
+    return get_target(_target_of(path)).load(path)
 
 
 def _target_of(directory: Path) -> str:

@@ -113,12 +113,14 @@ def simulate(model: Path, input_path: Path, output: Path | None, timesteps: int 
     file alone) on the bit-accurate golden model, or on an independent executor.
     """
     from neurodeploy.api import is_artifact, load_program, run_executor
+    from neurodeploy.artifacts import check_output_npz, write_result_npz
     from neurodeploy.engine.golden import simulate_program
     from neurodeploy.engine.reference import simulate_network
-    from neurodeploy.fsutil import atomic_file
     from neurodeploy.io.data import load_data
-    from neurodeploy.io.npz import write_npz
 
+    inputs = (model, input_path)
+    if output is not None:
+        check_output_npz(output, inputs)
     if executor is not None and rtl is not None and executor != rtl:
         raise_usage("give either --executor or --rtl")
     executor = executor or rtl
@@ -144,8 +146,7 @@ def simulate(model: Path, input_path: Path, output: Path | None, timesteps: int 
     if data.y is not None:
         click.echo(f"accuracy {result.accuracy(data.y):.4f}")
     if output is not None:
-        with atomic_file(output) as staging:
-            write_npz(staging, result.to_npz_dict())
+        write_result_npz(output, result.to_npz_dict(), inputs)
         click.echo(f"wrote {output}")
 
 
@@ -178,12 +179,14 @@ def convert(model: Path, target: str, output: Path | None, data: Path | None,
     MODEL may also be a ReLU ANN (.onnx, or a .pt with ReLU layers): it is converted to a
     single-spike SNN first (see `ann2snn`; direct input over --timesteps, default 32).
     """
+    from neurodeploy.artifacts import check_output_directory
     from neurodeploy.io.data import load_data
     from neurodeploy.pipeline import deploy, is_ann, snn_from_ann
     from neurodeploy.targets.registry import get_target
 
     get_target(target)
     out = output or Path(f"{model.stem}-{target}")
+    check_output_directory(out, (model, data))
     if is_ann(model):
         if data is None:
             raise_usage("converting an ANN needs --data D.npz with static x (B, *features)")
@@ -195,7 +198,8 @@ def convert(model: Path, target: str, output: Path | None, data: Path | None,
         dataset = load_data(data, network.input_shape, timesteps)
         x, y = dataset.x, dataset.y
     options = {"weight_bits": weight_bits, "lanes": lanes, "multi_chip": multi_chip}
-    report = deploy(network, target, out, x, y, {k: v for k, v in options.items() if v is not None})
+    report = deploy(network, target, out, x, y, {k: v for k, v in options.items() if v is not None},
+                    (model, data))
     if as_json:
         click.echo(json.dumps(report, indent=1, sort_keys=True))
         return
@@ -237,7 +241,7 @@ def _summary(report: dict) -> str:
 def report(model: Path, data: Path, target: str, bits: str, output: Path | None,
            timesteps: int | None, **how) -> None:
     """Sweep weight bit widths: accuracy, per-layer SQNR, spikes, energy; table + PNG plot."""
-    from neurodeploy.fsutil import atomic_directory, write_json
+    from neurodeploy.artifacts import OutputKind, check_output_directory, output_directory, write_json
     from neurodeploy.io.data import load_data
     from neurodeploy.pipeline import bit_sweep
     from neurodeploy.report.sweep import plot_sweep, sweep_markdown
@@ -247,11 +251,12 @@ def report(model: Path, data: Path, target: str, bits: str, output: Path | None,
     except ValueError:
         raise_usage(f"--bits must be comma-separated integers, got {bits!r}")
     out = output or Path(f"{model.stem}-{target}-report")
+    check_output_directory(out, (model, data))
     network = _load_model(model, how)
     dataset = load_data(data, network.input_shape, timesteps)
     with click.progressbar(length=len(widths), label="quantizing", file=sys.stderr) as bar:
         sweep = bit_sweep(network, dataset.x, dataset.y, target, widths, lambda: bar.update(1))
-    with atomic_directory(out) as staging:
+    with output_directory(out, (model, data), OutputKind.REPORT) as staging:
         write_json(staging / "sweep.json", sweep)
         (staging / "sweep.md").write_text(sweep_markdown(sweep))
         plot_sweep(sweep, staging / "accuracy_vs_bits.png")
@@ -276,18 +281,19 @@ def report(model: Path, data: Path, target: str, bits: str, output: Path | None,
 def ann2snn(ann: Path, data: Path, output: Path | None, timesteps: int, spike: str,
             encoding: str, percentile: float, as_json: bool) -> None:
     """Convert a ReLU ANN (.pt or .onnx) into an SNN of IAF neurons; writes it and a report."""
+    from neurodeploy.artifacts import check_output_files, output_files
     from neurodeploy.frontend.ann2snn import ann2snn as convert_ann
-    from neurodeploy.fsutil import atomic_files
     from neurodeploy.io.data import read_static
     from neurodeploy.report.ann2snn import write_conversion
 
     out = output or Path(f"{ann.stem}-snn.pt")
     if out.suffix.lower() not in (".pt", ".nir"):
         raise_usage(f"-o must end in .pt or .nir, got {out.name}")
+    check_output_files(out, (ann, data))
     x, y = read_static(data)
     conversion = convert_ann(ann, x, y, timesteps=timesteps, spike=spike, percentile=percentile,
                              encoding=encoding)
-    with atomic_files(out.parent) as staging:
+    with output_files(out, (ann, data)) as staging:
         names = write_conversion(conversion, staging, out.name)
     report = conversion.report
     if as_json:

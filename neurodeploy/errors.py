@@ -15,3 +15,8 @@ class InvalidFileError(NeurodeployError):
 
 class ShapeError(NeurodeployError):
     """Input data does not have the shape the network expects."""
+
+
+class OutputError(NeurodeployError):
+    """An output cannot go where asked: the place holds files neurodeploy did not write, contains
+    an input, or is not writable."""

@@ -6,17 +6,17 @@ asks the target to place and price the program, and hands the figures to `neurod
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 
 import numpy as np
 
 from neurodeploy import ir
 from neurodeploy.api import check_input, convert
+from neurodeploy.artifacts import OutputKind, output_directory, write_json
 from neurodeploy.engine.golden import simulate_program
 from neurodeploy.engine.reference import simulate_network
 from neurodeploy.errors import UnsupportedModelError
-from neurodeploy.fsutil import atomic_directory, write_json
 from neurodeploy.io.nir_write import write_network
 from neurodeploy.program.graph import Program
 from neurodeploy.program.nir import write_program_nir
@@ -37,14 +37,16 @@ def evaluate(network: ir.Network, program: Program, x: np.ndarray,
 
 
 def deploy(network: ir.Network, target: str, out: Path, x: np.ndarray, labels: np.ndarray | None,
-           options: dict) -> dict:
+           options: dict, inputs: Sequence[Path | None] = ()) -> dict:
     """Convert and write OUT/: model.nir, program.{json,npz,nir}, the target's artifacts,
-    mapping.json and report.{json,md}. Returns the report."""
+    mapping.json, report.{json,md} and last neurodeploy-manifest.json. OUT is swapped in whole
+    (`neurodeploy.artifacts.output_directory`): it may not hold or be one of `inputs` (the files
+    the network and data came from). Returns the report."""
     x = check_input(x, network.input_shape)
     program = convert(network, target, x, **options)
     chosen = get_target(target)
     report = evaluate(network, program, x, labels)
-    with atomic_directory(Path(out)) as staging:
+    with output_directory(Path(out), inputs, OutputKind.CONVERT) as staging:
         try:
             write_network(network, staging / "model.nir")
         except UnsupportedModelError:

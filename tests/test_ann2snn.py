@@ -160,11 +160,13 @@ def test_cli_ann2snn_writes_snn_and_report(mlp, digits, tmp_path):
     torch.save(mlp, tmp_path / "ann.pt")
     np.savez(tmp_path / "data.npz", x=digits[1], y=digits[3])
     out = tmp_path / "out" / "snn.nir"
+    out.parent.mkdir()
     result = CliRunner().invoke(main, ["ann2snn", str(tmp_path / "ann.pt"), "--data",
                                        str(tmp_path / "data.npz"), "-o", str(out)])
     assert result.exit_code == 0, result.output
     assert sorted(p.name for p in out.parent.iterdir()) == [
-        "snn.accuracy_vs_timesteps.png", "snn.nir", "snn.report.json", "snn.report.md"]
+        "snn.accuracy_vs_timesteps.png", "snn.neurodeploy-manifest.json", "snn.nir",
+        "snn.report.json", "snn.report.md"]
     report = json.loads((out.parent / "snn.report.json").read_text())
     assert report["snn_accuracy"] > 0.95 and len(report["normalisation"]) == 2
     network = nd.load(out)

@@ -16,6 +16,7 @@ from hypothesis import strategies as st
 
 import neurodeploy as nd
 import neurodeploy.nn as ndnn
+from neurodeploy.artifacts import OutputKind, write_manifest
 from neurodeploy.cli import main
 from neurodeploy.errors import NeurodeployError
 from neurodeploy.targets.fpga.compile import compile_network
@@ -80,6 +81,7 @@ def gru_design(tmp_path_factory):
     program = compile_network(nd.load(gru), x, bits=16, lanes=4)
     directory = tmp_path_factory.mktemp("gru")
     write_rtl(program, directory)
+    write_manifest(directory, OutputKind.CONVERT)
     return program, directory, x
 
 
@@ -88,6 +90,7 @@ def src_design(tmp_path_factory, digits_test):
     program = compile_network(nd.load(model_path("src")), digits_test[0], bits=16, lanes=8)
     directory = tmp_path_factory.mktemp("src")
     write_rtl(program, directory)
+    write_manifest(directory, OutputKind.CONVERT)
     return program, directory, digits_test[0][:, :3]
 
 
@@ -161,6 +164,7 @@ def test_lif_networks_run_on_the_datapath(digits_test, tmp_path):
     assert np.mean(fixed.output == reference.output) > 0.99  # spikes: 1.0 or 0.0
     assert abs(fixed.accuracy(y) - reference.accuracy(y)) <= 0.01
     write_rtl(program, tmp_path)
+    write_manifest(tmp_path, OutputKind.CONVERT)
     x_int = program_of(program).quantize_input(x[:, :2]).astype(np.int64)
     rtl, _ = run_rtl(program, tmp_path, x_int, "iverilog")
     assert np.array_equal(rtl, run(program.instructions, program.memories, x_int))

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import torch
 
+from neurodeploy.artifacts import write_json
 from neurodeploy.frontend.ann2snn import Conversion
-from neurodeploy.fsutil import write_json
 from neurodeploy.io.nir_write import write_network
 from neurodeploy.report.plotting import line_plot
 

@@ -2,16 +2,16 @@
 
 from __future__ import annotations
 
-import shutil
 import subprocess
 import tempfile
 from pathlib import Path
 
 import numpy as np
 
+from neurodeploy.artifacts import copy_verified, read_manifest
 from neurodeploy.errors import NeurodeployError
 from neurodeploy.targets.fpga.microcode import Microcode
-from neurodeploy.targets.fpga.verilog import write_inputs
+from neurodeploy.targets.fpga.verilog import DESIGN_FILES, write_inputs
 
 SIMULATORS = ("iverilog", "verilator")
 
@@ -30,14 +30,19 @@ def _run(command: list[str], cwd: Path, what: str) -> str:
 
 def run_rtl(program: Microcode, design: Path, x_int: np.ndarray, simulator: str
             ) -> tuple[np.ndarray, int]:
-    """Integer outputs `(T, B, n_out)` of the RTL in `design` (rtl/, tb/, mem/) and its cycles."""
+    """Integer outputs `(T, B, n_out)` of the RTL in `design` (rtl/, tb/, mem/) and its cycles.
+
+    Only the design's files listed in its neurodeploy manifest are used: they are copied into a
+    temporary work directory, checked there against their sha256, and the copies are compiled.
+    """
     if simulator not in SIMULATORS:
         raise NeurodeployError(f"unknown simulator {simulator!r}: use iverilog or verilator")
+    manifest = read_manifest(design)
     with tempfile.TemporaryDirectory(prefix="nd-rtl-") as scratch:
         work = Path(scratch)
-        shutil.copytree(design / "mem", work / "mem")
+        copy_verified(design, manifest, DESIGN_FILES, work)
         write_inputs(program, x_int, work / "mem")
-        sources = [str(design / "rtl" / "engine.v"), str(design / "tb" / "tb.v")]
+        sources = ["rtl/engine.v", "tb/tb.v"]
         if simulator == "iverilog":
             _run(["iverilog", "-g2005", "-o", "sim.vvp", "-s", "tb", *sources], work,
                  "iverilog compilation")

@@ -17,6 +17,8 @@ from neurodeploy.targets.fpga.isa import ACC_BITS, WORD_BITS
 from neurodeploy.targets.fpga.microcode import Microcode
 
 TEMPLATES = Path(__file__).parent / "templates"
+DESIGN_FILES = ("rtl/engine.v", "tb/tb.v", "mem/program.mem", "mem/weights.mem", "mem/bias.mem",
+                "mem/luts.mem")
 
 
 def fill(template: str, values: dict[str, object]) -> str:
@@ -84,8 +86,7 @@ def write_rtl(program: Microcode, directory: Path) -> list[str]:
                                                program.lanes * program.data_bits))
     (mem / "bias.mem").write_text(hex_words(program.memories.bias, ACC_BITS))
     (mem / "luts.mem").write_text(hex_words(program.memories.luts, program.data_bits))
-    return ["rtl/engine.v", "tb/tb.v", "mem/program.mem", "mem/weights.mem", "mem/bias.mem",
-            "mem/luts.mem"]
+    return list(DESIGN_FILES)
 
 
 def write_inputs(program: Microcode, x_int: np.ndarray, mem: Path) -> None:
