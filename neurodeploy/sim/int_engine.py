@@ -10,6 +10,7 @@ from __future__ import annotations
 import numpy as np
 
 from neurodeploy.cost.synops import SynapseCount, count_weighted_op
+from neurodeploy.errors import UnsupportedModelError
 from neurodeploy.quant.fixed import shift_round
 from neurodeploy.quant.program import IntLayer, IntOp, Program
 from neurodeploy.sim import kernels
@@ -17,31 +18,49 @@ from neurodeploy.sim.result import SimulationResult
 from neurodeploy.sim.synapses import affine, exact_float, output_bound, run_op
 from neurodeploy.sim.timeline import delayed
 
+# The kernels are exact for |inp| < 2^61; the layer input and the recurrent term each stay
+# below 2^60, so their sum does too, and int64 accumulators below 2^60 cannot overflow.
+EXACT_LIMIT = 1 << 60
+
+
+def _require_exact(layer: IntLayer, what: str, bound: float) -> None:
+    if bound >= EXACT_LIMIT:
+        raise UnsupportedModelError(
+            f"layer '{layer.name}': its {what} can reach 2^{np.log2(bound):.0f}, beyond the 2^60 "
+            "the integer engine computes exactly; use fewer weight or state bits")
+
 
 def _layer_input(layer: IntLayer, x: np.ndarray, x_bound: float, event_driven: bool,
                  counts: list[SynapseCount]) -> np.ndarray:
-    """The layer's input in state units, (acc << input_shift) + bias, as int32 or int64."""
-    acc, bound = x, x_bound
+    """The layer's input in state units, (acc << input_shift) + bias, as int32 or int64.
+
+    int32 only where the bounds prove every value fits (|acc| <= bound and
+    |(acc << input_shift) + bias| <= total, both < 2^31); otherwise int64, exact below 2^60.
+    """
+    bounds = [x_bound]  # of |x| and of each op's output
     for op in layer.ops:
+        bounds.append(output_bound(op, bounds[-1]))
+    bound = bounds[-1]
+    total = bound * 2.0 ** layer.input_shift + float(np.abs(layer.bias).max(initial=0))
+    _require_exact(layer, "input", max(*bounds, total))
+    acc = x
+    for op, op_bound in zip(layer.ops, bounds, strict=False):
         if op.weight is not None:
-            counts.append(count_weighted_op(op, acc, bound))
-        acc = run_op(op, acc, bound, event_driven)
-        bound = output_bound(op, bound)
+            counts.append(count_weighted_op(op, acc, op_bound))
+        acc = run_op(op, acc, op_bound, event_driven)
     if tuple(acc.shape[2:]) != tuple(layer.shape):
         acc = acc.reshape(*acc.shape[:2], *layer.shape)
     if layer.consts.get("synaptic_delay", 0):  # Loihi's Dense delivers one step late
         acc = delayed(acc)
-    total = bound * 2.0 ** layer.input_shift + float(np.abs(layer.bias).max(initial=0))
-    # float32 accumulators are proven < 2^24, so int32 holds them; numpy converts float -> int32
-    # far faster than float -> int64.
-    inp = acc.astype(np.int32) if acc.dtype in (np.float32, np.int32) else acc.astype(np.int64)
-    if total >= (1 << 31):
-        inp = inp.astype(np.int64)
+    # numpy converts float -> int32 far faster than float -> int64; float32 and int32
+    # accumulators hold integers below 2^24 and 2^31, and `bound` bounds the program input too.
+    narrow = acc.dtype in (np.float32, np.int32) and bound < (1 << 31) and total < (1 << 31)
+    inp = acc.astype(np.int32 if narrow else np.int64)
     if layer.input_shift > 0:
-        inp <<= layer.input_shift
+        inp <<= layer.input_shift  # int32 only when |acc| 2^shift <= total < 2^31
     elif layer.input_shift < 0:
-        inp = shift_round(inp.astype(np.int64), -layer.input_shift)
-    inp += layer.bias.astype(inp.dtype)
+        inp = shift_round(inp, -layer.input_shift)  # int64
+    inp += layer.bias.astype(inp.dtype)  # int32 only when |bias| <= total < 2^31
     return inp
 
 
@@ -78,8 +97,13 @@ def run_layer(layer: IntLayer, inp: np.ndarray, record: bool = False
     outputs = np.zeros(inp.shape, np.int8 if largest <= 127 else exact_float(largest) or np.float64)
     names = {"IAF": ("v",), "LIF": ("m",), "SNU": ("s",), "SoftSNU": ("s",), "SRC": ("i", "h", "hs"),
              "LI": ("v",), "CUBA": ("u", "v"), "CubaLIF": ("i", "v")}[layer.kind]
-    records = {name: np.zeros_like(inp) for name in names} if record else {}
+    # int64: Lava's current u leaves 24 (and 32) bits when |a_in| >= 2^17 (see cuba_step)
+    records = {name: np.zeros(inp.shape, np.int64) for name in names} if record else {}
     a, c = layer.arrays, layer.consts
+    if layer.recurrent is not None:
+        acc_bound = output_bound(_recurrent_as_op(layer.recurrent), largest)
+        _require_exact(layer, "recurrent input",
+                       max(acc_bound, acc_bound * 2.0 ** layer.recurrent_shift))
     state = [zeros.copy() for _ in names]
     y = zeros.copy()
     active = 0
