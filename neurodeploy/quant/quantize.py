@@ -29,6 +29,7 @@ from neurodeploy.quant.tables import build_table
 from neurodeploy.sim.kernels import DECAY_BITS
 
 SRC_FRACTION_BITS = 12
+STRICT_MIN_STATE_BITS = 3  # a 2-bit state is at most 1, never above a threshold >= 1
 PER_TENSOR_KINDS = ("SoftSNU", "SRC", "LI")  # their tables need one state unit per layer
 
 
@@ -38,7 +39,7 @@ class QuantSpec:
 
     weight_bits: int = 8
     activation_bits: int = 8  # graded spikes (SoftSNU, SRC outputs) and real-valued input
-    state_bits: int = 24
+    state_bits: int = 24  # 2..32; neurons firing when v > threshold (>= 1) need 3
     per_channel: bool = True
     power_of_two: bool = False
     table_size: int = 1024
@@ -50,8 +51,8 @@ class QuantSpec:
             raise UnsupportedModelError(f"weight bits must be 2..16, got {self.weight_bits}")
         if not 2 <= self.activation_bits <= 12:
             raise UnsupportedModelError(f"activation bits must be 2..12, got {self.activation_bits}")
-        if not 8 <= self.state_bits <= 32:
-            raise UnsupportedModelError(f"state bits must be 8..32, got {self.state_bits}")
+        if not 2 <= self.state_bits <= 32:
+            raise UnsupportedModelError(f"state bits must be 2..32, got {self.state_bits}")
 
 
 def _round(x: np.ndarray | float) -> np.ndarray:
@@ -220,6 +221,12 @@ class _StageQuantizer:
 
         if isinstance(node, ir.IAF | ir.LIF | ir.CubaLIF):
             layer.arrays["threshold"] = np.maximum(1, _round(per_neuron(node.threshold) / unit))
+            if self.spec.state_bits < STRICT_MIN_STATE_BITS and (
+                    not isinstance(node, ir.IAF) or node.strict):
+                raise UnsupportedModelError(
+                    f"layer '{self.neuron.name}': {self.kind} fires when its state exceeds a "
+                    f"threshold of at least 1, which a {self.spec.state_bits}-bit state never "
+                    f"does; use at least {STRICT_MIN_STATE_BITS} state bits")
         if isinstance(node, ir.CubaLIF):
             layer.arrays["alpha"] = q12(np.clip(node.alpha, 0.0, 1.0))
             layer.arrays["beta"] = q12(np.clip(node.beta, 0.0, 1.0))
