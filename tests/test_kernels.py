@@ -37,7 +37,7 @@ WIDTHS = tuple(range(2, 33))
 # (state and parameter dtype, input dtype): int32 zeros at the first step, then int64 states
 # with int32 inputs, and int64 throughout when the engine's input bound passes 2^31
 DTYPES = ((np.int32, np.int32), (np.int64, np.int32), (np.int64, np.int64))
-KERNEL_SETTINGS = settings(max_examples=150, deadline=None)
+KERNEL_SETTINGS = settings(max_examples=100, deadline=None)
 
 widths = st.one_of(st.sampled_from([2, 3, 31, 32]), st.integers(2, 32))
 q12 = st.one_of(st.sampled_from([0, 1, 2048, 4095, 4096]), st.integers(0, 4096))
@@ -89,12 +89,11 @@ def ref_round_shift(x: int, shift: int) -> int:
 
 
 def ref_table(table: Table, q: int) -> int:
-    fb = table.frac_bits
+    fb, values = table.frac_bits, TABLE_VALUES.get(id(table)) or table.values.tolist()
     pos = (q * table.multiplier >> table.shift) + table.offset  # Python >> floors like numpy
     pos = max(0, min((table.size << fb) - 1, pos))
     j, f = pos >> fb, pos & ((1 << fb) - 1)
-    low, high = int(table.values[j]), int(table.values[j + 1])
-    return low + round_half_up((high - low) * f, fb)
+    return values[j] + round_half_up((values[j + 1] - values[j]) * f, fb)
 
 
 def ref_iaf(v, inp, theta, floor, bits, spike, reset, strict):
@@ -177,6 +176,7 @@ SIGMOIDS = {(bits, unit): build_table(sigmoid, -12.0, 12.0, 1024, unit, 2.0 ** -
 WIDE_OFFSET = Table(np.arange(1025, dtype=np.int64) * 3 - 1500, 1 << 31, 25, 1 << 40)
 COARSE = build_table(np.tanh, -8.0, 8.0, 1024, 1000.0, 2.0 ** -12)
 TABLES = (SIGMOID, TANH, BOUND, FINE_BOUND, WIDE_OFFSET, COARSE, *SIGMOIDS.values())
+TABLE_VALUES = {id(table): table.values.tolist() for table in TABLES}  # Python ints, read fast
 
 
 def test_tables_cover_every_product_path():
