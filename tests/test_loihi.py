@@ -12,6 +12,7 @@ from click.testing import CliRunner
 from conftest import DATA, model_path
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from int_cases import as_dtype, edge_integers, groups, mismatches
 
 import neurodeploy as nd
 import neurodeploy.nn as ndnn
@@ -41,16 +42,49 @@ def ref_cuba(u: int, v: int, a_in: int, du: int, dv: int, bias: int, vth: int):
     return u, 0 if spike else v, int(spike)
 
 
+def edgy(lo: int, hi: int) -> st.SearchStrategy[int]:
+    edges = sorted({x for x in (lo, lo + 1, hi - 1, hi, 0, 1, -1, LIMIT, -LIMIT, 1 << 17,
+                                -(1 << 17), 1 << 25, -(1 << 25)) if lo <= x <= hi})
+    return st.one_of(st.sampled_from(edges), st.integers(lo, hi), st.integers(lo, hi))
+
+
+# Lava's ranges: u in (-2^23, 2^23] after its wrap (up to 2^49 in magnitude once |a_in| passes
+# 2^17), v within +-(2^23 - 1), a_in anywhere in int32, du 0..4095, dv 0..4096, bias a 13-bit
+# mantissa << a 3-bit exponent, vth 17-bit unsigned
+CUBA_RANGES = ((-LIMIT + 1, LIMIT), (-(LIMIT - 1), LIMIT - 1), (-(1 << 31), (1 << 31) - 1),
+               (0, 4095), (0, 4096), (0, (1 << 17) - 1))
+
+
 @settings(max_examples=400, deadline=None)
-@given(st.integers(-LIMIT, LIMIT - 1), st.integers(-(LIMIT - 1), LIMIT - 1),
-       st.integers(-(1 << 17), 1 << 17), st.integers(0, 4095), st.integers(0, 4096),
-       st.integers(-4096, 4095).map(lambda b: b << 6), st.integers(0, (1 << 17) - 1))
-def test_cuba_kernel_matches_python_ints(u, v, a_in, du, dv, bias, vth):
+@given(st.one_of(edgy(-LIMIT + 1, LIMIT), edgy(-(1 << 49), 1 << 49)),
+       *(edgy(lo, hi) for lo, hi in CUBA_RANGES[1:5]),
+       st.tuples(st.integers(-4096, 4095), st.integers(0, 7)).map(lambda m: m[0] << m[1]),
+       edgy(*CUBA_RANGES[5]), st.sampled_from([np.int32, np.int64]))
+def test_cuba_kernel_matches_python_ints(u, v, a_in, du, dv, bias, vth, dtype):
     def arr(x):
-        return np.array([x], np.int64)
+        return np.array([x], dtype if -(1 << 31) <= x < (1 << 31) else np.int64)
 
     got = cuba_step(arr(u), arr(v), arr(a_in), arr(du), arr(dv), arr(bias), arr(vth))
     assert tuple(int(g[0]) for g in got) == ref_cuba(u, v, a_in, du, dv, bias, vth)
+
+
+def test_cuba_kernel_on_100k_cases():
+    """100,000 edge-heavy cases in int32 and int64 arrays, compared case by case: 0 mismatches."""
+    rng = np.random.default_rng(8)
+    got, cases = [], []
+    for (wide_u, dtype), n in groups(rng, 100_000, (False, True), (np.int32, np.int64)):
+        u_range = (-(1 << 49), 1 << 49) if wide_u else CUBA_RANGES[0]
+        values = [edge_integers(rng, lo, hi, n, [LIMIT, -LIMIT, 1 << 17, -(1 << 17)])
+                  for lo, hi in (u_range, *CUBA_RANGES[1:])]
+        bias = edge_integers(rng, -4096, 4095, n) << rng.integers(0, 8, n)
+        u, v, a_in, du, dv, vth = values
+        arrays = [as_dtype(x, np.int64 if x is u and wide_u else dtype)
+                  for x in (u, v, a_in, du, dv, bias, vth)]
+        got.append(cuba_step(*arrays))
+        cases.append(list(zip(*(x.tolist() for x in (u, v, a_in, du, dv, bias, vth)), strict=True)))
+    checked, bad, examples = mismatches(got, cases, ref_cuba)
+    assert checked == 100_000
+    assert bad == 0, f"{bad} of {checked} cases differ; (case, kernel, reference): {examples}"
 
 
 def test_cuba_wraps_current_saturates_voltage_and_rounds_toward_zero():

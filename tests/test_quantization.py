@@ -180,6 +180,21 @@ def test_unsupported_width_is_a_clear_error(digits_test):
         nd.convert(nd.load(model_path("lif")), target="sim", data=digits_test[0], weight_bits=1)
 
 
+def test_state_widths_2_to_32_and_the_strict_threshold_minimum(digits_test):
+    x = digits_test[0][:, :16]
+    for bits in (1, 33):
+        with pytest.raises(NeurodeployError, match="state bits must be 2..32"):
+            nd.convert(nd.load(model_path("iaf")), target="sim", data=x, state_bits=bits)
+    with pytest.raises(NeurodeployError, match="LIF .* use at least 3 state bits"):
+        nd.convert(nd.load(model_path("lif")), target="sim", data=x, state_bits=2)
+    for kind, bits in (("iaf", 2), ("snu", 2), ("lif", 3), ("src", 2), ("ssnu", 2)):
+        program = nd.convert(nd.load(model_path(kind)), target="sim", data=x, state_bits=bits)
+        result = nd.simulate(program, x, record_states=True)
+        for name in program.stateful_nodes:  # the first state (v, m, s, i) is the state_bits one
+            state = next(iter(result.states[name].values()))
+            assert -(1 << (bits - 1)) <= state.min() and state.max() < 1 << (bits - 1)
+
+
 def test_report_command_writes_table_and_plot(tmp_path):
     out = tmp_path / "rep"
     result = CliRunner().invoke(main, ["report", str(model_path("iaf")), "--data", str(DATA),

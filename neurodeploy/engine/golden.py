@@ -14,14 +14,19 @@ is followed by `latency` zero steps so the last inputs reach the output.
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 from neurodeploy.engine.result import SimulationResult
 from neurodeploy.engine.timeline import delayed
+from neurodeploy.errors import UnsupportedModelError
 from neurodeploy.ir.graph import INPUT
 from neurodeploy.program.graph import Program
 from neurodeploy.program.node import ProgramNode, SynapseCount, Tally
 from neurodeploy.program.synapses import Dense, exact_float
+
+EXACT_LIMIT = 1 << 60
 
 
 def _sum_dtype(values: list[np.ndarray], bound: float) -> type:
@@ -151,10 +156,22 @@ class _Run:
         return total
 
 
+def require_exact(program: Program) -> None:
+    """Refuse a Program whose node inputs can reach 2^60: the kernels are exact below 2^61, and
+    int64 sums of inputs below 2^60 cannot overflow."""
+    for name in program.order:
+        bound = program.input_bound(name)
+        if bound >= EXACT_LIMIT:
+            raise UnsupportedModelError(
+                f"node '{name}': its input can reach 2^{math.log2(bound):.0f}, beyond the 2^60 the "
+                "integer engine computes exactly; use fewer weight or state bits")
+
+
 def simulate_program(program: Program, x: np.ndarray, record_states: bool = False,
                      record_outputs: bool = False, event_driven: bool = False
                      ) -> SimulationResult:
     """Run `program` on real-valued time-major input `x` `(T, B, *input_shape)`."""
+    require_exact(program)
     lag = program.latency
     if lag:
         x = np.concatenate([x, np.zeros((lag, *x.shape[1:]), dtype=x.dtype)])

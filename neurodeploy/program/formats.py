@@ -79,7 +79,12 @@ def round_half_up(x: np.ndarray | float) -> np.ndarray:
 
 
 def shift_round(x: np.ndarray, shift: int) -> np.ndarray:
-    """x / 2^shift rounded half up: (x + 2^(shift-1)) >> shift; a negative shift multiplies."""
+    """x / 2^shift rounded half up: (x + 2^(shift-1)) >> shift; a negative shift multiplies.
+
+    Exact for |x| < 2^63 - 2^(shift-1) (left shifts: |x| < 2^(63+shift)); x is widened to
+    int64 first, whatever its integer dtype.
+    """
+    x = np.asarray(x, dtype=np.int64)
     if shift > 0:
         return (x + (1 << (shift - 1))) >> shift
     if shift < 0:
@@ -94,12 +99,14 @@ def shift_toward_zero(x: np.ndarray, shift: int) -> np.ndarray:
 
 
 def mul_frac(x: np.ndarray, multiplier: np.ndarray | int, frac_bits: int) -> np.ndarray:
-    """x * multiplier / 2^frac_bits rounded half up, formed in int64: a Q.frac multiply."""
+    """x * multiplier / 2^frac_bits rounded half up, formed in int64: a Q.frac multiply, exact
+    for |x * multiplier| < 2^62 (any 32-bit x with |multiplier| <= 2^30)."""
     return shift_round(np.asarray(x, dtype=np.int64) * multiplier, frac_bits)
 
 
 def saturate(x: np.ndarray, bits: int) -> np.ndarray:
-    """Clip to the signed range of `bits`: [-2^(bits-1), 2^(bits-1) - 1]."""
+    """Clip to the signed range of `bits`: [-2^(bits-1), 2^(bits-1) - 1], in the dtype of x (no
+    arithmetic: exact for any integer x whose dtype holds `bits` bits)."""
     limit = 1 << (bits - 1)
     return np.minimum(np.maximum(x, -limit), limit - 1)
 

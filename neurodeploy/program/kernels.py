@@ -1,11 +1,17 @@
-"""Integer neuron kernels: one time step of each neuron type, on int64 arrays.
+"""Integer neuron kernels: one time step of each neuron type.
 
 Each kernel is the integer form of the update stated in the docstring of the `neurodeploy.nn`
 layer of the same name. Widths, rounding and overflow are explicit:
-- states saturate to `state_bits` (signed) after every update;
+- states saturate to `state_bits` (signed, 2..32) after every update;
 - decays and gates are Q0.12 multipliers applied with `mul_frac` (rounded half up);
 - graded outputs are unsigned `out_bits` integers (saturated);
 - `inp` is the layer input already in state units (accumulator << input_shift, plus bias).
+
+Every kernel is exact, equal to the same equations on unbounded Python ints, over its declared
+domain: states within `state_bits`, `inp` anywhere in int32 (int32 or int64 arrays, as the
+engine passes them; exact up to |inp| < 2^61), thresholds 1..2^31 - 1, Q0.12 decays 0..4096.
+Arrays of any integer dtype are accepted: every sum, product and shift is formed in int64, where
+the bounds written next to it prove it cannot overflow. Outputs are int64.
 Tests compare every kernel with a plain Python-int reference (tests/test_kernels.py).
 """
 
@@ -23,14 +29,14 @@ def iaf_step(v: np.ndarray, inp: np.ndarray, threshold: np.ndarray, spike: str, 
     """IAF (`neurodeploy.nn.IAF`): v += inp; n spikes; reset; floor. Returns (v, n).
 
     multi: n = v // threshold where v > 0 (equivalently where v >= threshold, as threshold >= 1);
-    single: n = [v >= threshold] ([v > threshold] if strict). Works in the dtype of `v` (int32
-    suffices: no products).
+    single: n = [v >= threshold] ([v > threshold] if strict). Exact for any int64 threshold >= 1
+    and min_v: |v| <= 2^31 and |inp| < 2^61 keep v + inp inside int64, and n * threshold <= v.
     """
-    v = saturate(v + inp, state_bits)
+    v = saturate(np.add(v, inp, dtype=np.int64), state_bits)
     fired = v > threshold if strict else v >= threshold
-    n = fired.astype(v.dtype)
+    n = fired.astype(np.int64)
     if spike == "multi":
-        several = v >= 2 * threshold
+        several = (v >> 1) >= threshold  # v >= 2 threshold, without forming 2 threshold
         if several.any():
             n[several] = v[several] // np.broadcast_to(threshold, v.shape)[several]
     if reset == "subtract":
@@ -45,7 +51,10 @@ def iaf_step(v: np.ndarray, inp: np.ndarray, threshold: np.ndarray, spike: str, 
 def lif_step(m: np.ndarray, inp: np.ndarray, beta: np.ndarray, threshold: np.ndarray, reset: str,
              state_bits: int, reset_delay: bool = True) -> tuple[np.ndarray, np.ndarray]:
     """LIF (`neurodeploy.nn.LIF`): reset from the previous step, decay, integrate, fire (>);
-    without reset delay, the reset of this step's spike is applied at once (then saturated)."""
+    without reset delay, the reset of this step's spike is applied at once (then saturated).
+
+    int64 from `mul_frac` on: |m beta| <= 2^31 * 2^12, plus |inp| < 2^61 and threshold < 2^31.
+    """
     fired_before = (m > threshold).astype(np.int64)
     if reset == "subtract":
         m = mul_frac(m, beta, DECAY_BITS) + inp - fired_before * threshold
@@ -64,7 +73,10 @@ def cuba_lif_step(i: np.ndarray, v: np.ndarray, inp: np.ndarray, alpha: np.ndarr
                   beta: np.ndarray, threshold: np.ndarray, state_bits: int
                   ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """CubaLIF (`neurodeploy.nn.CubaLIF`): current decays and integrates, membrane decays and
-    integrates the current, fires (>) and resets to zero. Returns (i, v, spikes)."""
+    integrates the current, fires (>) and resets to zero. Returns (i, v, spikes).
+
+    int64 from `mul_frac` on: |i alpha|, |v beta| <= 2^31 * 2^12, plus |inp| < 2^61.
+    """
     i = saturate(mul_frac(i, alpha, DECAY_BITS) + inp, state_bits)
     v = saturate(mul_frac(v, beta, DECAY_BITS) + i, state_bits)
     spikes = (v > threshold).astype(np.int64)
@@ -78,6 +90,8 @@ def snu_step(s: np.ndarray, y: np.ndarray, inp: np.ndarray, decay: np.ndarray,
 
     `inp` includes the recurrent term R y_{t-1}. For SoftSNU, y is an `out_bits` fraction and the
     gate (1 - y) is applied as (2^out_bits - y) / 2^out_bits, rounded half up.
+    int64 from `mul_frac` on: |decayed| <= 2^31 (decay <= 4096), times a gate <= 2^16; the
+    sigmoid table is exact for every int64 argument s + out_bias (|out_bias| < 2^62).
     """
     decayed = mul_frac(s, decay, DECAY_BITS)
     if soft:
@@ -99,8 +113,11 @@ def src_step(i: np.ndarray, h: np.ndarray, hs: np.ndarray, inp: np.ndarray, cell
 
     i (state units) decays by alpha; x = bound(i) (table of rho*tanh(i/rho)); zs reads h[t-1];
     h = z*h + (1-z)*tanh(x + r*h + rs*hs + b); hs lags h; the output is relu(h) in out_bits.
-    Returns (i, h, hs, out).
+    Returns (i, h, hs, out). Exact for |inp| < 2^61, h and hs in Q.F with F <= 16 (tanh table
+    outputs, |h| <= 2^16) and constants |r|, |rs|, |z|, |zs| <= 2^31: every product < 2^48,
+    formed in int64 (h, hs are widened: the engine starts them as int32 zeros).
     """
+    h, hs = np.asarray(h, dtype=np.int64), np.asarray(hs, dtype=np.int64)
     frac = consts["frac"]
     one = 1 << frac
     i = saturate(mul_frac(i, consts["alpha"], DECAY_BITS) + inp, state_bits)

@@ -43,13 +43,6 @@ def _check_q12(name: str, values: np.ndarray, shape: tuple[int, ...], signed: bo
     check_integer(name, values, shape, lo, Q12_ONE if not signed else 2 * Q12_ONE)
 
 
-def _check_table(name: str, table: Table) -> None:
-    try:
-        table.validate()
-    except ValueError as exc:
-        raise ValueError(f"table '{name}': {exc}") from None
-
-
 @dataclass(eq=False)
 class IAF(ProgramNode):
     """Integrate-and-fire (`neurodeploy.nn.IAF`): v = sat(v + inp); n spikes; reset; floor.
@@ -237,7 +230,6 @@ class SoftSNU(ProgramNode):
         check_range("out_bits", self.out_bits, 1, 16)
         _check_q12("decay", self.decay, input_shape, signed=True)
         check_integer("out_bias", self.out_bias, input_shape, -(1 << 40), 1 << 40)
-        _check_table("sigmoid", self.sigmoid)
         _check_unit(self.unit, input_shape)
 
     def step(self, state, inp, tally: Tally):
@@ -291,8 +283,6 @@ class SRC(ProgramNode):
             check_range(name, getattr(self, name), -limit, limit)
         check_range("alpha", self.alpha, 0, Q12_ONE)
         check_integer("cell_bias", self.cell_bias, input_shape, -limit, limit)
-        _check_table("bound", self.bound)
-        _check_table("tanh", self.tanh)
         _check_unit(self.unit, input_shape)
 
     def step(self, state, inp, tally: Tally):

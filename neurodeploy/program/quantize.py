@@ -35,6 +35,7 @@ from neurodeploy.program.paths import Path, neuron_paths
 from neurodeploy.program.tables import build_table
 
 SRC_FRACTION_BITS = 12
+STRICT_MIN_STATE_BITS = 3  # a 2-bit state is at most 1, never above a threshold >= 1
 #: graded kinds whose tables (or single output unit) need one state unit per layer
 PER_TENSOR = (ir.SRC, ir.LI)
 #: the states of each kind that live in input-current units (what the state format must hold)
@@ -48,7 +49,7 @@ class QuantSpec:
 
     weight_bits: int = 8
     activation_bits: int = 8  # graded spikes (SoftSNU, SRC outputs) and real-valued input
-    state_bits: int = 24
+    state_bits: int = 24  # 2..32; neurons firing when v > threshold (>= 1) need 3
     per_channel: bool = True
     power_of_two: bool = False
     table_size: int = 1024
@@ -60,8 +61,8 @@ class QuantSpec:
             raise UnsupportedModelError(f"weight bits must be 2..16, got {self.weight_bits}")
         if not 2 <= self.activation_bits <= 12:
             raise UnsupportedModelError(f"activation bits must be 2..12, got {self.activation_bits}")
-        if not 8 <= self.state_bits <= 32:
-            raise UnsupportedModelError(f"state bits must be 8..32, got {self.state_bits}")
+        if not 2 <= self.state_bits <= 32:
+            raise UnsupportedModelError(f"state bits must be 2..32, got {self.state_bits}")
 
     @property
     def qmax(self) -> int:
@@ -235,6 +236,12 @@ class _NeuronQuantizer:
             return round_half_up(_per_neuron(value, shape) * (1 << DECAY_BITS))
 
         def threshold() -> np.ndarray:
+            if spec.state_bits < STRICT_MIN_STATE_BITS and (not isinstance(node, ir.IAF)
+                                                            or node.strict):
+                raise UnsupportedModelError(
+                    f"layer '{self.name}': {ir.neuron_kind(node)} fires when its state exceeds a "
+                    f"threshold of at least 1, which a {spec.state_bits}-bit state never does; "
+                    f"use at least {STRICT_MIN_STATE_BITS} state bits")
             return np.maximum(1, round_half_up(_per_neuron(node.threshold, shape) / unit))
 
         if isinstance(node, ir.IAF):

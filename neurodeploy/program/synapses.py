@@ -284,14 +284,15 @@ class Requantize(ProgramNode):
         if tuple(x.shape[2:]) != tuple(self.bias.shape):
             x = x.reshape(*x.shape[:2], *self.bias.shape)
         total = self.output_bound(bound)
-        # float32 accumulators are proven < 2^24, so int32 holds them; float -> int32 is fast
-        dtype = np.int32 if total < (1 << 31) else np.int64
-        inp = x.astype(dtype) if x.dtype.kind == "f" or x.dtype != dtype else x.copy()
+        # int32 only where the bounds prove every value fits: |x| <= bound and
+        # |(x << shift) + bias| <= total, both < 2^31 (numpy converts float -> int32 fast)
+        dtype = np.int32 if total < (1 << 31) and bound < (1 << 31) else np.int64
+        inp = x.astype(dtype)
         if self.shift > 0:
-            inp <<= self.shift
+            inp <<= self.shift  # int32 only when |x| 2^shift <= total < 2^31
         elif self.shift < 0:
-            inp = shift_round(inp.astype(np.int64), -self.shift).astype(dtype)
-        inp += self.bias.astype(dtype)
+            inp = shift_round(inp, -self.shift).astype(dtype)  # formed in int64
+        inp += self.bias.astype(dtype)  # int32 only when |bias| <= total < 2^31
         return inp
 
     def describe(self) -> dict:

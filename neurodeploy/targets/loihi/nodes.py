@@ -20,18 +20,22 @@ def cuba_step(u: np.ndarray, v: np.ndarray, a_in: np.ndarray, du: np.ndarray, dv
               bias: np.ndarray, vth: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Loihi CUBA compartment, as Lava's bit-accurate LIF model (../shared/specs/loihi.md).
 
-        u = rtz(u * (4096 - (du + 1))) + (a_in << 6), wrapped as Lava does: u > 2^23 loses
-            2^24, u <= -2^23 gains 2^24
+        u = rtz(u * (4096 - (du + 1))) + (a_in << 6), then u -= 2^24 if u > 2^23,
+            u += 2^24 if u <= -2^23 (Lava's one-step 24-bit wrap)
         v = rtz(v * (4096 - dv)) + u + bias, saturated to +-(2^23 - 1)
         spike = v > (vth << 6); v = 0 where spiking (u is not reset)
 
-    rtz is a right shift by 12 rounding toward zero; `bias` is bias_mant << bias_exp; `a_in` is
-    the integer weighted input (already delayed by the synapse). Every product and shift is
-    formed in int64. Returns (u, v, spikes).
+    `bias` is bias_mant << bias_exp; `a_in` is the integer weighted input (already delayed).
+    Returns (u, v, spikes).
+
+    Everything is formed in int64 (whatever the dtypes passed), so the equations above hold
+    exactly for a_in anywhere in int32 (|a_in << 6| <= 2^37), du 0..4095, dv 0..4096, vth
+    17-bit, |bias| < 2^40, v within 24 bits and |u| <= 2^49: |u * 4096| <= 2^61. (The single wrap
+    brings u back into 24 bits only while |a_in| < 2^17; beyond, u leaves them, as in Lava's
+    equations, yet stays within 2^49 over any number of steps: |u'| <= |u| 4095/4096 + 2^37.)
     """
-    u = np.asarray(u, dtype=np.int64)
-    v = np.asarray(v, dtype=np.int64)
-    a_in = np.asarray(a_in, dtype=np.int64)
+    u, v, a_in, du, dv, bias, vth = (np.asarray(x, dtype=np.int64)
+                                     for x in (u, v, a_in, du, dv, bias, vth))
     u = shift_toward_zero(u * ((1 << DECAY_BITS) - (du + 1)), DECAY_BITS) + (a_in << 6)
     wrap = 1 << STATE_BITS
     half = 1 << (STATE_BITS - 1)

@@ -26,6 +26,8 @@ class SimOptions:
     state_bits: int = 24
     per_channel: bool = True
     power_of_two: bool = False
+    headroom: float = 2.0
+    max_input_shift: int = 16
 
 
 @dataclass(frozen=True)
@@ -47,7 +49,8 @@ class SimTarget:
             raise ResourceLimitError(f"target 'sim' stores at most {self.spec.max_weight_bits}-bit "
                                      "weights")
         spec = QuantSpec(options.weight_bits, options.activation_bits, options.state_bits,
-                         options.per_channel, options.power_of_two)
+                         options.per_channel, options.power_of_two,
+                         headroom=options.headroom, max_input_shift=options.max_input_shift)
         return quantize(network, calibration, spec, self.name)
 
     def place(self, program: Program) -> Placement:
