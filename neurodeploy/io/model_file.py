@@ -1,19 +1,21 @@
 """Safe loading of `.pt` files: `weights_only=True` plus an allowlist of known layer classes.
 
 A pickle can name any callable; torch's weights-only unpickler refuses every global that is not
-allowlisted, so loading a `.pt` never runs code from the file.
+allowlisted, so loading a `.pt` never runs code from the file. Before torch reads it, the
+archive is inspected (`torch_archive`) so that a file cannot make the allowlisted classes
+allocate more than it holds.
 """
 
 from __future__ import annotations
 
-import re
 from pathlib import Path
 
 import torch
 from torch import nn
 
 from neurodeploy import nn as ndnn
-from neurodeploy.errors import InvalidFileError, UnsupportedModelError
+from neurodeploy.errors import InvalidFileError, NeurodeployError, UnsupportedModelError
+from neurodeploy.io.torch_archive import check_claims, read_torch_archive
 
 ALLOWED_CLASSES: tuple[type, ...] = (
     nn.Sequential, nn.Linear, nn.Conv2d, nn.AvgPool2d, nn.Flatten, nn.Identity, nn.Dropout, nn.ReLU,
@@ -21,27 +23,67 @@ ALLOWED_CLASSES: tuple[type, ...] = (
     ndnn.Sequential, ndnn.IAF, ndnn.CubaLIF, ndnn.LIF, ndnn.SNU, ndnn.SoftSNU, ndnn.SRC, ndnn.LI,
     set,
 )
+# Libraries whose classes are layers we may not support yet, as opposed to a pickle payload.
+ML_LIBRARIES = ("torch", "snntorch", "sinabs", "norse", "lava")
 
-_UNSUPPORTED_GLOBAL = re.compile(r"unsupported (?:global: )?GLOBAL ([\w.]+)", re.IGNORECASE)
+
+def _qualified(cls: type) -> str:
+    return f"{cls.__module__}.{cls.__qualname__}"
+
+
+MODULE_CLASSES = frozenset(_qualified(c) for c in ALLOWED_CLASSES if issubclass(c, nn.Module))
+
+
+def supported_layers() -> str:
+    """The allowlisted layers, grouped by package, for error messages."""
+    groups: dict[str, list[str]] = {}
+    for cls in ALLOWED_CLASSES:
+        if issubclass(cls, nn.Module):
+            package = "neurodeploy.nn" if cls.__module__.startswith("neurodeploy") else "torch.nn"
+            groups.setdefault(package, []).append(cls.__name__)
+    return "; ".join(f"{package} {', '.join(names)}" for package, names in groups.items())
+
+
+def is_library_class(name: str) -> bool:
+    """True when `name` looks like a class (CapWords) of a known ML library, not a function."""
+    root, _, rest = name.partition(".")
+    last = name.rpartition(".")[2]
+    return root in ML_LIBRARIES and bool(rest) and last.isidentifier() and last[:1].isupper()
+
+
+def refuse_unknown_globals(path: Path, unknown: list[str]) -> None:
+    """Refuse globals outside the allowlist: a security alarm for anything that is not a class
+    of a known ML library (it could run code), "not supported" for layers we lack."""
+    if not unknown:
+        return
+    payloads = sorted(name for name in unknown if not is_library_class(name))
+    if payloads:
+        raise UnsupportedModelError(
+            f"{path}: refuses to load {payloads[0]}, which is not an allowed layer: the file may "
+            "run code; save models built from torch.nn and neurodeploy.nn layers with "
+            "torch.save(model)")
+    raise UnsupportedModelError(
+        f"{path}: not supported: {', '.join(sorted(unknown))}; supported layers: "
+        f"{supported_layers()}")
 
 
 def load_torch_file(path: Path) -> nn.Module:
-    """Load a whole model saved with `torch.save(model)`, refusing any class outside the allowlist."""
-    try:
-        with torch.serialization.safe_globals(list(ALLOWED_CLASSES)):
+    """Load a whole model saved with `torch.save(model)`, refusing any class outside the allowlist
+    and any file that claims more parameters than it holds."""
+    archive = read_torch_archive(path)
+    with torch.serialization.safe_globals(list(ALLOWED_CLASSES)):
+        try:
+            refuse_unknown_globals(path, torch.serialization.get_unsafe_globals_in_checkpoint(path))
+            check_claims(archive, MODULE_CLASSES)
             obj = torch.load(path, weights_only=True, map_location="cpu")
-    except Exception as exc:  # torch raises UnpicklingError, RuntimeError, EOFError, ...
-        message = str(exc)
-        match = _UNSUPPORTED_GLOBAL.search(message)
-        if match:
-            raise UnsupportedModelError(
-                f"{path}: refuses to load class {match.group(1)}, which is not an allowed layer "
-                "(the file may run code); save models built from torch.nn and neurodeploy.nn "
-                "layers with torch.save(model)") from None
-        first_line = message.strip().splitlines()[0] if message.strip() else type(exc).__name__
-        raise InvalidFileError(
-            f"{path}: not a readable torch file ({first_line[:160]}); "
-            "save the model with torch.save(model)") from None
+        except NeurodeployError:
+            raise
+        except Exception as exc:  # torch raises UnpicklingError, RuntimeError, EOFError, ...
+            message = str(exc).strip()
+            first_line = message.splitlines()[0] if message else type(exc).__name__
+            raise InvalidFileError(
+                f"{path}: not a readable torch file ({first_line[:160]}); "
+                "save the model with torch.save(model)") from None
     if isinstance(obj, dict):
         raise UnsupportedModelError(
             f"{path} holds a state_dict, which has no architecture; save the whole model "
