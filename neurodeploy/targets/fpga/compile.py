@@ -20,6 +20,7 @@ from neurodeploy import ir
 from neurodeploy.errors import UnsupportedModelError
 from neurodeploy.sim.float_engine import simulate_network
 from neurodeploy.sim.timeline import delayed
+from neurodeploy.targets.fpga import LANE_CHOICES
 from neurodeploy.targets.fpga.isa import Instr, Memories
 
 CONST_FIELD_BITS = 18
@@ -270,6 +271,8 @@ def compile_network(network: ir.Network, x: np.ndarray, bits: int = 16, lanes: i
     """Compile a chain of Linear, GRU, SRC, LIF and LI layers for the datapath."""
     if not 8 <= bits <= 16:
         raise UnsupportedModelError(f"fpga data width must be 8..16 bits, got {bits}")
+    if lanes not in LANE_CHOICES:
+        raise UnsupportedModelError(f"fpga MAC lanes must be one of {LANE_CHOICES}, got {lanes}")
     if len(network.input_shape) != 1:
         raise UnsupportedModelError("the fpga target takes 1-D input per step")
     frac = bits - calibrated_integer_bits(network, x, bits)

@@ -21,15 +21,15 @@ from neurodeploy.cost.energy import OperationEnergy
 from neurodeploy.errors import InvalidFileError
 from neurodeploy.fsutil import write_json
 from neurodeploy.sim.result import SimulationResult
+from neurodeploy.targets.fpga import LANE_CHOICES
 from neurodeploy.targets.fpga.compile import FpgaProgram, compile_network
 from neurodeploy.targets.fpga.isa import ACC_BITS, WORD_BITS, Instr, Memories, run
 from neurodeploy.targets.fpga.verilog import weight_words, write_rtl
 
-LANE_CHOICES = (1, 2, 4, 8, 16, 32)
-
 
 def cycles_per_step(program: FpgaProgram, lanes: int | None = None) -> int:
-    lanes = lanes or program.lanes
+    if lanes is None:
+        lanes = program.lanes
     total = 0
     for ins in program.instructions:
         total += 1
