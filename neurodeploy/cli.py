@@ -102,6 +102,23 @@ def _load_model(path: Path, how: dict):
     return load(path, dialect=how["dialect"], reset=how["reset"], dt=how["dt"], spike=how["spike"])
 
 
+def _output_classes(subject: object) -> int | None:
+    """How many classes labels may name: the size of a 1-D output layer, else None."""
+    from neurodeploy import ir
+    from neurodeploy.quant.program import Program
+    from neurodeploy.targets.fpga.compile import FpgaProgram
+
+    if isinstance(subject, ir.Network):
+        shape = subject.output_shape
+    elif isinstance(subject, Program):
+        shape = subject.layers[-1].shape
+    elif isinstance(subject, FpgaProgram):
+        shape = (subject.output_size,)
+    else:
+        return None
+    return int(shape[0]) if len(shape) == 1 else None
+
+
 def _show_warning(message, category, filename, lineno, file=None, line=None) -> None:
     click.echo(f"warning: {message}", err=True)
 
@@ -173,7 +190,8 @@ def simulate(model: Path, input_path: Path, output: Path | None, timesteps: int 
         subject = read_netx(model)
     else:
         subject = _load_model(model, how)
-    data = load_data(input_path, subject.input_shape, timesteps, encoding)
+    data = load_data(input_path, subject.input_shape, timesteps, encoding,
+                     classes=_output_classes(subject))
     if rtl is not None:
         from neurodeploy.sim.result import SimulationResult
         from neurodeploy.targets.fpga.cosim import run_rtl
@@ -230,7 +248,8 @@ def convert(model: Path, target: str, output: Path | None, data: Path | None,
         network = _load_model(model, how)
         if data is None:
             raise_usage("convert needs --data D.npz to calibrate the quantization")
-        dataset = load_data(data, network.input_shape, timesteps)
+        dataset = load_data(data, network.input_shape, timesteps,
+                            classes=_output_classes(network))
         x, y = dataset.x, dataset.y
     if weight_bits is None:
         weight_bits = 16 if target == "fpga" else 8
@@ -273,7 +292,7 @@ def report(model: Path, data: Path, target: str, bits: tuple[int, ...], output: 
 
     out = output or Path(f"{model.stem}-{target}-report")
     network = _load_model(model, how)
-    dataset = load_data(data, network.input_shape, timesteps)
+    dataset = load_data(data, network.input_shape, timesteps, classes=_output_classes(network))
     with click.progressbar(length=len(bits), label="quantizing", file=sys.stderr) as bar:
         sweep = bit_sweep(network, dataset.x, dataset.y, target, list(bits), lambda: bar.update(1))
     with atomic_directory(out) as staging:
@@ -310,7 +329,7 @@ def ann2snn(ann: Path, data: Path, output: Path | None, timesteps: int, spike: s
     out = output or Path(f"{ann.stem}-snn.pt")
     if out.suffix.lower() not in (".pt", ".nir"):
         raise_usage(f"-o must end in .pt or .nir, got {out.name}")
-    x, y = read_static(data)
+    x, y = read_static(data, encoding)
     conversion = convert_ann(ann, x, y, timesteps=timesteps, spike=spike, percentile=percentile,
                              encoding=encoding)
     with atomic_files(out.parent) as staging:

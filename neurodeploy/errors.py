@@ -19,6 +19,14 @@ class ShapeError(NeurodeployError):
     """Input data does not have the shape the network expects."""
 
 
+class InvalidDataError(NeurodeployError):
+    """Input data or labels break a rule: dtype, finiteness, value range, layout, class ids."""
+
+
+class NeurodeployWarning(UserWarning):
+    """Something the user should know and can settle with a flag or a fix (named in the message)."""
+
+
 _OS_FIXES = {
     errno.ENOENT: "check the path",
     errno.EACCES: "check its permissions",

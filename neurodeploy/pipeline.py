@@ -97,6 +97,6 @@ def snn_from_ann(path: Path, data_path: Path, timesteps: int | None
     from neurodeploy.io.data import encode, read_static
 
     x, y = read_static(data_path)
-    steps = timesteps or 32
+    steps = 32 if timesteps is None else timesteps
     conversion = ann2snn(path, x, y, timesteps=steps, spike="single")
     return conversion.network, encode(x, steps, "direct"), y
