@@ -64,7 +64,7 @@ def refuse_unknown_globals(path: Path, unknown: list[str]) -> None:
             "torch.save(model)")
     raise UnsupportedModelError(
         f"{path}: not supported: {', '.join(sorted(unknown))}; supported layers: "
-        f"{supported_layers()}")
+        f"{supported_layers()}; or export the model to NIR with its library and give the .nir")
 
 
 def load_torch_file(path: Path) -> nn.Module:
