@@ -8,6 +8,7 @@ allocate more than it holds.
 
 from __future__ import annotations
 
+import functools
 from pathlib import Path
 
 import torch
@@ -32,6 +33,64 @@ def _qualified(cls: type) -> str:
 
 
 MODULE_CLASSES = frozenset(_qualified(c) for c in ALLOWED_CLASSES if issubclass(c, nn.Module))
+
+
+# Constructor arguments for a reference instance of each allowlisted layer that needs some.
+_REFERENCE_ARGS: dict[type, tuple] = {
+    nn.Linear: (1, 1), nn.Conv2d: (1, 1, 1), nn.AvgPool2d: (1,), nn.BatchNorm1d: (1,),
+    nn.BatchNorm2d: (1,), nn.GRU: (1, 1), ndnn.GRU: (1, 1), ndnn.SNU: (1,), ndnn.SoftSNU: (1,),
+    ndnn.SRC: (1,),
+}
+
+
+def _member_names(module: nn.Module) -> set[str]:
+    """Names of a module's attributes, parameters, buffers and submodules, read from its
+    __dict__ only (a damaged pickle may lack the dictionaries nn.Module's lookups need)."""
+    members = vars(module)
+    names = set(members)
+    for table in ("_parameters", "_buffers", "_modules"):
+        if isinstance(members.get(table), dict):
+            names |= set(members[table])
+    return names
+
+
+@functools.cache
+def _reference(cls: type) -> nn.Module:
+    return cls(*_REFERENCE_ARGS.get(cls, ()))
+
+
+def _required_members(module: nn.Module) -> set[str]:
+    """The attributes, parameters, buffers and submodules every instance of its class has; an
+    RNN's parameters depend on its configuration and are the ones it names itself."""
+    reference = _reference(type(module))
+    required = _member_names(reference)
+    if isinstance(module, nn.RNNBase):
+        required -= set(reference._parameters)
+        required |= set(getattr(module, "_flat_weights_names", ()))
+    return required
+
+
+def check_structure(path: Path, module: nn.Module, name: str = "") -> None:
+    """Refuse a loaded model whose layers lack members their class always has (a damaged or
+    hand-made pickle), before any code reads them."""
+    where = f"layer {name!r}" if name else "the model"
+    if type(module) in ALLOWED_CLASSES:  # only allowlisted classes can have been unpickled
+        missing = {member for member in _required_members(module) - _member_names(module)
+                   if not hasattr(type(module), member)}  # a class default covers older files
+        if missing:
+            raise InvalidFileError(
+                f"{path}: {where} ({type(module).__name__}) lacks {', '.join(sorted(missing)[:4])};"
+                " the file is damaged or was not written by torch.save(model): save the model "
+                "again")
+    children = vars(module).get("_modules")
+    if not isinstance(children, dict):
+        raise InvalidFileError(f"{path}: {where} has no table of layers; save the model again "
+                               "with torch.save(model)")
+    for child_name, child in children.items():
+        if not isinstance(child, nn.Module):
+            raise InvalidFileError(f"{path}: {where} holds a {type(child).__name__} among its "
+                                   "layers; save the model again with torch.save(model)")
+        check_structure(path, child, f"{name}.{child_name}" if name else str(child_name))
 
 
 def supported_layers() -> str:
@@ -91,4 +150,5 @@ def load_torch_file(path: Path) -> nn.Module:
     if not isinstance(obj, nn.Module):
         raise UnsupportedModelError(
             f"{path} holds a {type(obj).__name__}, not a model; save it with torch.save(model)")
+    check_structure(path, obj)
     return obj

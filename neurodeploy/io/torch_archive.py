@@ -15,7 +15,7 @@ from _compat_pickle import IMPORT_MAPPING, NAME_MAPPING
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from neurodeploy.errors import InvalidFileError, UnsupportedModelError
+from neurodeploy.errors import InvalidFileError, UnsupportedModelError, describe_os_error
 
 
 class MalformedPickleError(ValueError):
@@ -157,8 +157,7 @@ def summarize_pickle(data: bytes) -> PickleSummary:
             elif name == "BINPERSID":
                 pid = stack.pop()
                 if not (isinstance(pid, tuple) and len(pid) == 5 and pid[0] == "storage"):
-                    raise MalformedPickleError(f"a persistent id {_render(pid)} that is not a "
-                                               "storage")
+                    raise MalformedPickleError(f"persistent id {_render(pid)} is not a storage")
                 claim = StorageClaim(pid[1], pid[2], pid[4])
                 summary.storages.append(claim)
                 stack.append(claim)
@@ -170,18 +169,20 @@ def summarize_pickle(data: bytes) -> PickleSummary:
                 continue
             elif name == "STOP":
                 if len(stack) != 1 or marks:
-                    raise MalformedPickleError("an inconsistent stack at STOP")
+                    raise MalformedPickleError("the stack is inconsistent at STOP")
                 return summary
             else:
                 raise MalformedPickleError(f"opcode {name} at byte {position}, which torch's "
                                            "weights-only reader does not accept")
-    except (IndexError, KeyError) as exc:
-        raise MalformedPickleError(f"an inconsistent pickle ({type(exc).__name__})") from None
+    except IndexError:
+        raise MalformedPickleError("an opcode lacks its operands") from None
+    except KeyError as exc:
+        raise MalformedPickleError(f"it reads memo entry {exc} that was never stored") from None
     except MalformedPickleError:
         raise
     except ValueError as exc:  # pickletools: truncated data, bad string, no STOP
         raise MalformedPickleError(str(exc).splitlines()[0][:120]) from None
-    raise MalformedPickleError("a pickle without STOP")
+    raise MalformedPickleError("no STOP")
 
 
 ZIP_MAGIC = b"PK\x03\x04"  # what torch.load checks to tell an archive from the legacy format
@@ -209,7 +210,7 @@ def read_torch_archive(path: Path) -> TorchArchive:
             head = stream.read(len(ZIP_MAGIC))
         file_size = path.stat().st_size
     except OSError as exc:
-        raise InvalidFileError(f"{path}: cannot read it ({exc.strerror or exc})") from None
+        raise InvalidFileError(describe_os_error(exc, path)) from None
     if head != ZIP_MAGIC:
         kind = ("is in torch's legacy (pre-1.6) format, which neurodeploy does not read; load it "
                 "where it was made and" if head[:1] == b"\x80" else
@@ -234,7 +235,7 @@ def read_torch_archive(path: Path) -> TorchArchive:
     try:
         summary = summarize_pickle(data)
     except MalformedPickleError as exc:
-        raise InvalidFileError(f"{path}: its pickle has {exc}; {fix}") from None
+        raise InvalidFileError(f"{path}: its pickle is malformed ({exc}); {fix}") from None
     return TorchArchive(path, summary, record_sizes, file_size)
 
 
@@ -259,6 +260,9 @@ def check_claims(archive: TorchArchive, module_classes: frozenset[str]) -> None:
     and every tensor must fit in its storage.
     """
     for call in archive.pickle.calls:
+        if _is_foreign(call, module_classes):
+            raise InvalidFileError(f"{archive.path}: its pickle calls {call.describe()}, which a "
+                                   "model saved with torch.save(model) never does; save it again")
         reason = _call_problem(call, module_classes)
         if reason:
             _refuse(archive.path, reason)
@@ -276,9 +280,17 @@ def _refuse(path: Path, reason: str) -> None:
                            "save the model with torch.save(model)")
 
 
-def _call_problem(call: Call, module_classes: frozenset[str]) -> str | None:
+def _is_foreign(call: Call, module_classes: frozenset[str]) -> bool:
+    """A call that no torch.save(model) pickle makes: of an object the pickle built, or a REDUCE
+    of a global that is neither a tensor rebuilder, a small value, nor a layer (refused below)."""
     if not isinstance(call.callee, Global):
-        return f"it calls {call.describe()}, an object built by the pickle itself"
+        return True
+    return call.opcode == "REDUCE" and call.callee.name not in (
+        module_classes | TENSOR_REBUILDERS | VALUE_CALLS)
+
+
+def _call_problem(call: Call, module_classes: frozenset[str]) -> str | None:
+    """Why a call to an allowed global would build more than the file holds, or None."""
     name = call.callee.name
     if call.opcode == "NEWOBJ":
         if call.args == ():
@@ -286,11 +298,7 @@ def _call_problem(call: Call, module_classes: frozenset[str]) -> str | None:
         return f"it builds {call.describe()} from arguments instead of stored state"
     if name in module_classes:
         return f"it builds {call.describe()} from arguments instead of stored weights"
-    if name in TENSOR_REBUILDERS:
-        return _tensor_problem(call)
-    if name in VALUE_CALLS:
-        return None
-    return f"it calls {call.describe()}, which torch.save(model) never writes"
+    return _tensor_problem(call) if name in TENSOR_REBUILDERS else None
 
 
 def _tensor_problem(call: Call) -> str | None:
