@@ -131,7 +131,7 @@ def main(debug: bool) -> None:
     """Deploy trained PyTorch spiking networks on neuromorphic hardware."""
     import warnings
 
-    warnings.showwarning = _show_warning
+    warnings.showwarning = _show_warning  # `debug` is read from the context by debug_requested()
 
 
 @main.command()

@@ -3,7 +3,9 @@
 A pickle can name any callable; torch's weights-only unpickler refuses every global that is not
 allowlisted, so loading a `.pt` never runs code from the file. Before torch reads it, the
 archive is inspected (`torch_archive`) so that a file cannot make the allowlisted classes
-allocate more than it holds.
+allocate more than it holds; after it, every layer must have the members its class always has.
+Classes of known ML libraries outside the allowlist are "not supported"; any other global is
+refused as a possible code payload.
 """
 
 from __future__ import annotations
