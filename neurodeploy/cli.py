@@ -24,6 +24,7 @@ from neurodeploy.targets.fpga import LANE_CHOICES
 TARGET_NAMES = ("sim", "loihi", "akida", "fpga")
 WEIGHT_BITS = click.IntRange(2, 16)
 TIMESTEPS = click.IntRange(min=1)
+ENCODINGS = ("rate", "latency", "direct")
 DEBUG_VARIABLE = "NEURODEPLOY_DEBUG"
 
 
@@ -157,8 +158,8 @@ def targets(as_json: bool) -> None:
 @model_options
 @click.option("--timesteps", type=TIMESTEPS, default=None,
               help="Steps to encode static input into (default 20).")
-@click.option("--encoding", type=click.Choice(["rate", "latency", "direct"]), default="rate",
-              show_default=True, help="Encoding of static input.")
+@click.option("--encoding", type=click.Choice(ENCODINGS), default="rate", show_default=True,
+              help="Encoding of static input.")
 @click.option("--rtl", type=click.Choice(["iverilog", "verilator"]), default=None,
               help="fpga: run the emitted RTL testbench in this simulator instead of the golden "
                    "model.")
@@ -220,6 +221,8 @@ def simulate(model: Path, input_path: Path, output: Path | None, timesteps: int 
 @click.option("--data", type=click.Path(path_type=Path), help="Calibration/evaluation .npz.")
 @click.option("--timesteps", type=TIMESTEPS, default=None,
               help="Steps to encode static data into (default 20; 32 for an ANN).")
+@click.option("--encoding", type=click.Choice(ENCODINGS), default="rate", show_default=True,
+              help="Encoding of static data (an ANN always gets direct input).")
 @click.option("--weight-bits", type=WEIGHT_BITS, default=None,
               help="Weight bits (default 8); for fpga the data-path width (default 16).")
 @click.option("--lanes", type=click.Choice(LANE_CHOICES), default=4, show_default=True,
@@ -229,8 +232,8 @@ def simulate(model: Path, input_path: Path, output: Path | None, timesteps: int 
 @click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
 @friendly_errors
 def convert(model: Path, target: str, output: Path | None, data: Path | None,
-            timesteps: int | None, weight_bits: int | None, lanes: int, multi_chip: bool,
-            as_json: bool, **how) -> None:
+            timesteps: int | None, encoding: str, weight_bits: int | None, lanes: int,
+            multi_chip: bool, as_json: bool, **how) -> None:
     """Convert MODEL for a target; writes OUT/ with model.nir, the program, reports.
 
     MODEL may also be a ReLU ANN (.onnx, or a .pt with ReLU layers): it is converted to a
@@ -248,7 +251,7 @@ def convert(model: Path, target: str, output: Path | None, data: Path | None,
         network = _load_model(model, how)
         if data is None:
             raise_usage("convert needs --data D.npz to calibrate the quantization")
-        dataset = load_data(data, network.input_shape, timesteps,
+        dataset = load_data(data, network.input_shape, timesteps, encoding,
                             classes=_output_classes(network))
         x, y = dataset.x, dataset.y
     if weight_bits is None:
@@ -281,10 +284,12 @@ def convert(model: Path, target: str, output: Path | None, data: Path | None,
               help="Output directory (default: <model stem>-<target>-report/).")
 @click.option("--timesteps", type=TIMESTEPS, default=None,
               help="Steps to encode static data into (default 20).")
+@click.option("--encoding", type=click.Choice(ENCODINGS), default="rate", show_default=True,
+              help="Encoding of static data.")
 @model_options
 @friendly_errors
 def report(model: Path, data: Path, target: str, bits: tuple[int, ...], output: Path | None,
-           timesteps: int | None, **how) -> None:
+           timesteps: int | None, encoding: str, **how) -> None:
     """Sweep weight bit widths: accuracy, per-layer SQNR, spikes, energy; table + PNG plot."""
     from neurodeploy.fsutil import atomic_directory, write_json
     from neurodeploy.io.data import load_data
@@ -292,7 +297,8 @@ def report(model: Path, data: Path, target: str, bits: tuple[int, ...], output: 
 
     out = output or Path(f"{model.stem}-{target}-report")
     network = _load_model(model, how)
-    dataset = load_data(data, network.input_shape, timesteps, classes=_output_classes(network))
+    dataset = load_data(data, network.input_shape, timesteps, encoding,
+                        classes=_output_classes(network))
     with click.progressbar(length=len(bits), label="quantizing", file=sys.stderr) as bar:
         sweep = bit_sweep(network, dataset.x, dataset.y, target, list(bits), lambda: bar.update(1))
     with atomic_directory(out) as staging:

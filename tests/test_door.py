@@ -213,6 +213,18 @@ def test_values_outside_0_1_are_refused_for_spike_encodings(tmp_path, encoding):
         read_static(path, encoding)
 
 
+def test_convert_takes_the_encoding_the_error_names(tmp_path):
+    x = np.random.default_rng(0).uniform(-1.0, 2.0, (8, 64))
+    path = save(tmp_path, x=x, y=labels(8))
+    out = tmp_path / "out"
+    assert_one_line_error(run("convert", MODEL, "--data", path, "-o", out), "--encoding direct")
+    assert not out.exists()
+    result = run("convert", MODEL, "--data", path, "--encoding", "direct", "--timesteps", 4,
+                 "-o", out)
+    assert result.exit_code == 0, result.output
+    assert (out / "report.json").exists()
+
+
 def test_direct_encoding_keeps_values_unclipped(tmp_path):
     x = np.linspace(-0.5, 2.0, 3 * 64).reshape(3, 64)
     timed = load_data(save(tmp_path, x=x), (64,), 4, "direct").x
