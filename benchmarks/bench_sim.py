@@ -18,7 +18,7 @@ import torch
 
 import neurodeploy as nd
 import neurodeploy.nn as ndnn
-from neurodeploy.sim.int_engine import simulate_program
+from neurodeploy.engine.golden import simulate_program
 
 SIZES = (784, 512, 512, 10)
 BATCH, STEPS = 64, 100

@@ -31,7 +31,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parent.parent
 MODEL = ROOT / "examples" / "models" / "digits_lif.pt"
 DATA = ROOT / "examples" / "data" / "digits_test.npz"
-FALLBACK = ("import sys, neurodeploy.artifacts as a; a._exchange = lambda *_: False; "
+FALLBACK = ("import sys, neurodeploy.artifacts.outputs as a; a._exchange = lambda *_: False; "
             "from neurodeploy.cli import main; sys.argv[0] = 'neurodeploy'; main()")
 
 

@@ -1,36 +1,74 @@
 """The `neurodeploy` command: thin click commands over the library API.
 
 Heavy imports (torch, nir, numpy) happen inside commands, so `neurodeploy --help` stays fast.
-Every NeurodeployError becomes one line on stderr and exit code 2.
+Error contract: bad input (a NeurodeployError, an unreadable or unwritable file, memory exhausted
+by the input's size, a bad option) is one line on stderr and exit code 2; anything else is an
+internal error, one line and exit code 1; `--debug` or NEURODEPLOY_DEBUG=1 adds the traceback.
 """
 
 from __future__ import annotations
 
 import json
+import os
 import sys
+import traceback
 from collections.abc import Callable
 from functools import wraps
 from pathlib import Path
 
 import click
 
+from neurodeploy.cli_types import BitWidths, FiniteFloatRange
+from neurodeploy.targets.fpga import LANE_CHOICES
 
-def _fail(message: str) -> None:
-    click.echo(f"error: {message}", err=True)
-    sys.exit(2)
+WEIGHT_BITS = click.IntRange(2, 16)
+TIMESTEPS = click.IntRange(min=1)
+ENCODINGS = ("rate", "latency", "direct")
+DEBUG_VARIABLE = "NEURODEPLOY_DEBUG"
+
+
+def debug_requested() -> bool:
+    """True under `neurodeploy --debug` or with NEURODEPLOY_DEBUG set (to anything but 0/false)."""
+    context = click.get_current_context(silent=True)
+    if context is not None and context.find_root().params.get("debug"):
+        return True
+    return os.environ.get(DEBUG_VARIABLE, "").strip().lower() not in ("", "0", "false", "no", "off")
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else ""
+
+
+def _exit(message: str, code: int) -> None:
+    if debug_requested():
+        click.echo(traceback.format_exc().rstrip(), err=True)
+    click.echo(message, err=True)
+    sys.exit(code)
 
 
 def friendly_errors(command: Callable) -> Callable:
-    """Turn neurodeploy errors (and unreadable inputs) into one line and exit code 2."""
+    """Apply the error contract to a command: bad input -> one line and exit 2, anything
+    unexpected -> one line and exit 1; the traceback only when debugging."""
 
     @wraps(command)
     def wrapper(*args, **kwargs):
-        from neurodeploy.errors import NeurodeployError
+        from neurodeploy.errors import NeurodeployError, describe_os_error
 
         try:
             return command(*args, **kwargs)
+        except (click.ClickException, click.exceptions.Exit, click.Abort):
+            raise  # usage errors keep click's own message and exit code
         except NeurodeployError as exc:
-            _fail(str(exc).splitlines()[0])
+            _exit(f"error: {_first_line(exc)}", 2)
+        except OSError as exc:  # unreadable input, unwritable output, disk full
+            _exit(f"error: {describe_os_error(exc)}", 2)
+        except MemoryError:
+            _exit("error: out of memory for this input; use fewer samples or time steps", 2)
+        except Exception as exc:
+            hint = "" if debug_requested() else (f" (rerun with --debug or {DEBUG_VARIABLE}=1 for "
+                                                 "the traceback)")
+            _exit(f"internal error: {type(exc).__name__}: {_first_line(exc)}{hint}", 1)
 
     return wrapper
 
@@ -48,7 +86,8 @@ def model_options(command: Callable) -> Callable:
                      help="Producer of a foreign .nir file (default: the NIR spec, literally)."),
         click.option("--reset", type=click.Choice(["subtract", "zero"]), default=None,
                      help="Override the dialect's reset mechanism."),
-        click.option("--dt", type=float, default=None, help="Override the dialect's time step."),
+        click.option("--dt", type=FiniteFloatRange(min=0, min_open=True), default=None,
+                     help="Override the dialect's time step (> 0)."),
         click.option("--spike", type=click.Choice(["single", "multi"]), default=None,
                      help="Override the dialect's spikes per step (IF nodes)."),
     ]
@@ -63,21 +102,38 @@ def _load_model(path: Path, how: dict):
     return load(path, dialect=how["dialect"], reset=how["reset"], dt=how["dt"], spike=how["spike"])
 
 
+def _output_classes(subject: object) -> int | None:
+    """How many classes labels may name: the size of a 1-D output layer, else None."""
+    from neurodeploy import ir
+    from neurodeploy.program.graph import Program
+
+    if isinstance(subject, ir.Network):
+        shape = subject.output_shape
+    elif isinstance(subject, Program):
+        shape = subject.shapes[subject.output]
+    else:
+        return None
+    return int(shape[0]) if len(shape) == 1 else None
+
+
 def _show_warning(message, category, filename, lineno, file=None, line=None) -> None:
     click.echo(f"warning: {message}", err=True)
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="neurodeploy")
-def main() -> None:
+@click.option("--debug", is_flag=True,
+              help=f"Show the traceback of errors (also: {DEBUG_VARIABLE}=1).")
+def main(debug: bool) -> None:
     """Deploy trained PyTorch spiking networks on neuromorphic hardware."""
     import warnings
 
-    warnings.showwarning = _show_warning
+    warnings.showwarning = _show_warning  # `debug` is read from the context by debug_requested()
 
 
 @main.command()
 @click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
+@friendly_errors
 def targets(as_json: bool) -> None:
     """List the deployment targets and what they support."""
     from neurodeploy.targets.registry import describe_targets
@@ -96,9 +152,10 @@ def targets(as_json: bool) -> None:
               help="Input .npz with x (T, B, *features) or static (B, *features).")
 @click.option("-o", "--output", type=click.Path(path_type=Path), help="Write outputs to this .npz.")
 @model_options
-@click.option("--timesteps", type=int, default=None, help="Steps to encode static input into.")
-@click.option("--encoding", type=click.Choice(["rate", "latency", "direct"]), default="rate",
-              show_default=True, help="Encoding of static input.")
+@click.option("--timesteps", type=TIMESTEPS, default=None,
+              help="Steps to encode static input into (default 20).")
+@click.option("--encoding", type=click.Choice(ENCODINGS), default="rate", show_default=True,
+              help="Encoding of static input.")
 @click.option("--executor", default=None,
               help="Run a converted OUT/ on one of its target's independent executors (e.g. "
                    "iverilog, verilator for fpga) instead of the golden model.")
@@ -132,7 +189,7 @@ def simulate(model: Path, input_path: Path, output: Path | None, timesteps: int 
     else:
         subject = _load_model(model, how)
         shape = subject.input_shape
-    data = load_data(input_path, shape, timesteps, encoding)
+    data = load_data(input_path, shape, timesteps, encoding, classes=_output_classes(subject))
     if executor is not None:
         result = run_executor(subject, model, data.x, executor)
     elif is_artifact(model):
@@ -162,17 +219,21 @@ def _target_help() -> str:
 @click.option("-o", "--output", type=click.Path(path_type=Path),
               help="Output directory (default: <model stem>-<target>/).")
 @click.option("--data", type=click.Path(path_type=Path), help="Calibration/evaluation .npz.")
-@click.option("--timesteps", type=int, default=None, help="Steps to encode static data into.")
-@click.option("--weight-bits", type=int, default=None,
+@click.option("--timesteps", type=TIMESTEPS, default=None,
+              help="Steps to encode static data into (default 20; 32 for an ANN).")
+@click.option("--encoding", type=click.Choice(ENCODINGS), default="rate", show_default=True,
+              help="Encoding of static data (an ANN always gets direct input).")
+@click.option("--weight-bits", type=WEIGHT_BITS, default=None,
               help="Weight bits (target default: sim and loihi 8; fpga: the data-path width, 16).")
-@click.option("--lanes", type=int, default=None, help="fpga: MAC lanes (default 4).")
+@click.option("--lanes", type=click.Choice(LANE_CHOICES), default=None,
+              help="fpga: MAC lanes (default 4).")
 @click.option("--multi-chip", is_flag=True, default=None,
               help="loihi: spread a network over several chips.")
 @model_options
 @click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
 @friendly_errors
 def convert(model: Path, target: str, output: Path | None, data: Path | None,
-            timesteps: int | None, weight_bits: int | None, lanes: int | None,
+            timesteps: int | None, encoding: str, weight_bits: int | None, lanes: int | None,
             multi_chip: bool | None, as_json: bool, **how) -> None:
     """Convert MODEL for a target; writes OUT/ with model.nir, the program, reports.
 
@@ -195,7 +256,8 @@ def convert(model: Path, target: str, output: Path | None, data: Path | None,
         network = _load_model(model, how)
         if data is None:
             raise_usage("convert needs --data D.npz to calibrate the quantization")
-        dataset = load_data(data, network.input_shape, timesteps)
+        dataset = load_data(data, network.input_shape, timesteps, encoding,
+                            classes=_output_classes(network))
         x, y = dataset.x, dataset.y
     options = {"weight_bits": weight_bits, "lanes": lanes, "multi_chip": multi_chip}
     report = deploy(network, target, out, x, y, {k: v for k, v in options.items() if v is not None},
@@ -232,30 +294,31 @@ def _summary(report: dict) -> str:
 @click.option("--data", required=True, type=click.Path(path_type=Path),
               help="Calibration/evaluation .npz (with labels y for accuracy).")
 @click.option("--target", default="sim", show_default=True, help=_target_help())
-@click.option("--bits", default="2,4,8,16", show_default=True, help="Weight widths to sweep.")
+@click.option("--bits", type=BitWidths(WEIGHT_BITS.min, WEIGHT_BITS.max), default="2,4,8,16",
+              show_default=True, help="Weight widths to sweep, comma-separated.")
 @click.option("-o", "--output", type=click.Path(path_type=Path),
               help="Output directory (default: <model stem>-<target>-report/).")
-@click.option("--timesteps", type=int, default=None, help="Steps to encode static data into.")
+@click.option("--timesteps", type=TIMESTEPS, default=None,
+              help="Steps to encode static data into (default 20).")
+@click.option("--encoding", type=click.Choice(ENCODINGS), default="rate", show_default=True,
+              help="Encoding of static data.")
 @model_options
 @friendly_errors
-def report(model: Path, data: Path, target: str, bits: str, output: Path | None,
-           timesteps: int | None, **how) -> None:
+def report(model: Path, data: Path, target: str, bits: tuple[int, ...], output: Path | None,
+           timesteps: int | None, encoding: str, **how) -> None:
     """Sweep weight bit widths: accuracy, per-layer SQNR, spikes, energy; table + PNG plot."""
     from neurodeploy.artifacts import OutputKind, check_output_directory, output_directory, write_json
     from neurodeploy.io.data import load_data
     from neurodeploy.pipeline import bit_sweep
     from neurodeploy.report.sweep import plot_sweep, sweep_markdown
 
-    try:
-        widths = [int(b) for b in bits.split(",") if b.strip()]
-    except ValueError:
-        raise_usage(f"--bits must be comma-separated integers, got {bits!r}")
     out = output or Path(f"{model.stem}-{target}-report")
     check_output_directory(out, (model, data))
     network = _load_model(model, how)
-    dataset = load_data(data, network.input_shape, timesteps)
-    with click.progressbar(length=len(widths), label="quantizing", file=sys.stderr) as bar:
-        sweep = bit_sweep(network, dataset.x, dataset.y, target, widths, lambda: bar.update(1))
+    dataset = load_data(data, network.input_shape, timesteps, encoding,
+                        classes=_output_classes(network))
+    with click.progressbar(length=len(bits), label="quantizing", file=sys.stderr) as bar:
+        sweep = bit_sweep(network, dataset.x, dataset.y, target, list(bits), lambda: bar.update(1))
     with output_directory(out, (model, data), OutputKind.REPORT) as staging:
         write_json(staging / "sweep.json", sweep)
         (staging / "sweep.md").write_text(sweep_markdown(sweep))
@@ -270,11 +333,12 @@ def report(model: Path, data: Path, target: str, bits: str, output: Path | None,
               help="Static calibration data .npz: x (B, *features), optional labels y.")
 @click.option("-o", "--output", type=click.Path(path_type=Path),
               help="SNN file to write, .pt or .nir (default: <ann stem>-snn.pt).")
-@click.option("--timesteps", type=int, default=32, show_default=True)
+@click.option("--timesteps", type=TIMESTEPS, default=32, show_default=True)
 @click.option("--spike", type=click.Choice(["single", "multi"]), default="single", show_default=True)
 @click.option("--encoding", type=click.Choice(["direct", "rate"]), default="direct",
               show_default=True, help="How the SNN receives the static input.")
-@click.option("--percentile", type=float, default=99.9, show_default=True,
+@click.option("--percentile", type=FiniteFloatRange(0, 100, min_open=True), default=99.9,
+              show_default=True,
               help="Activation percentile that normalisation maps to the threshold.")
 @click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
 @friendly_errors
@@ -290,7 +354,7 @@ def ann2snn(ann: Path, data: Path, output: Path | None, timesteps: int, spike: s
     if out.suffix.lower() not in (".pt", ".nir"):
         raise_usage(f"-o must end in .pt or .nir, got {out.name}")
     check_output_files(out, (ann, data))
-    x, y = read_static(data)
+    x, y = read_static(data, encoding)
     conversion = convert_ann(ann, x, y, timesteps=timesteps, spike=spike, percentile=percentile,
                              encoding=encoding)
     with output_files(out, (ann, data)) as staging:

@@ -18,7 +18,6 @@ import torch
 from click.testing import CliRunner
 from conftest import DATA, model_path
 
-from neurodeploy import artifacts
 from neurodeploy.artifacts import (
     MANIFEST_NAME,
     OutputKind,
@@ -27,6 +26,7 @@ from neurodeploy.artifacts import (
     verify_manifest,
     write_manifest,
 )
+from neurodeploy.artifacts import outputs as artifacts
 from neurodeploy.cli import main
 from neurodeploy.errors import InvalidFileError, OutputError
 

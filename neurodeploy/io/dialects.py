@@ -13,11 +13,7 @@ from dataclasses import dataclass, replace
 import nir
 import numpy as np
 
-from neurodeploy.errors import UnsupportedModelError
-
-
-class NeurodeployWarning(UserWarning):
-    """Something the user should know and can settle with a flag (named in the message)."""
+from neurodeploy.errors import NeurodeployWarning, UnsupportedModelError
 
 
 @dataclass(frozen=True)

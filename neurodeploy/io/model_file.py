@@ -1,19 +1,24 @@
 """Safe loading of `.pt` files: `weights_only=True` plus an allowlist of known layer classes.
 
 A pickle can name any callable; torch's weights-only unpickler refuses every global that is not
-allowlisted, so loading a `.pt` never runs code from the file.
+allowlisted, so loading a `.pt` never runs code from the file. Before torch reads it, the
+archive is inspected (`torch_archive`) so that a file cannot make the allowlisted classes
+allocate more than it holds; after it, every layer must have the members its class always has.
+Classes of known ML libraries outside the allowlist are "not supported"; any other global is
+refused as a possible code payload.
 """
 
 from __future__ import annotations
 
-import re
+import functools
 from pathlib import Path
 
 import torch
 from torch import nn
 
 from neurodeploy import nn as ndnn
-from neurodeploy.errors import InvalidFileError, UnsupportedModelError
+from neurodeploy.errors import InvalidFileError, NeurodeployError, UnsupportedModelError
+from neurodeploy.io.torch_archive import check_claims, read_torch_archive
 
 ALLOWED_CLASSES: tuple[type, ...] = (
     nn.Sequential, nn.Linear, nn.Conv2d, nn.AvgPool2d, nn.Flatten, nn.Identity, nn.Dropout, nn.ReLU,
@@ -21,27 +26,125 @@ ALLOWED_CLASSES: tuple[type, ...] = (
     ndnn.Sequential, ndnn.IAF, ndnn.CubaLIF, ndnn.LIF, ndnn.SNU, ndnn.SoftSNU, ndnn.SRC, ndnn.LI,
     set,
 )
+# Libraries whose classes are layers we may not support yet, as opposed to a pickle payload.
+ML_LIBRARIES = ("torch", "snntorch", "sinabs", "norse", "lava")
 
-_UNSUPPORTED_GLOBAL = re.compile(r"unsupported (?:global: )?GLOBAL ([\w.]+)", re.IGNORECASE)
+
+def _qualified(cls: type) -> str:
+    return f"{cls.__module__}.{cls.__qualname__}"
+
+
+MODULE_CLASSES = frozenset(_qualified(c) for c in ALLOWED_CLASSES if issubclass(c, nn.Module))
+
+
+# Constructor arguments for a reference instance of each allowlisted layer that needs some.
+_REFERENCE_ARGS: dict[type, tuple] = {
+    nn.Linear: (1, 1), nn.Conv2d: (1, 1, 1), nn.AvgPool2d: (1,), nn.BatchNorm1d: (1,),
+    nn.BatchNorm2d: (1,), nn.GRU: (1, 1), ndnn.GRU: (1, 1), ndnn.SNU: (1,), ndnn.SoftSNU: (1,),
+    ndnn.SRC: (1,),
+}
+
+
+def _member_names(module: nn.Module) -> set[str]:
+    """Names of a module's attributes, parameters, buffers and submodules, read from its
+    __dict__ only (a damaged pickle may lack the dictionaries nn.Module's lookups need)."""
+    members = vars(module)
+    names = set(members)
+    for table in ("_parameters", "_buffers", "_modules"):
+        if isinstance(members.get(table), dict):
+            names |= set(members[table])
+    return names
+
+
+@functools.cache
+def _reference(cls: type) -> nn.Module:
+    return cls(*_REFERENCE_ARGS.get(cls, ()))
+
+
+def _required_members(module: nn.Module) -> set[str]:
+    """The attributes, parameters, buffers and submodules every instance of its class has; an
+    RNN's parameters depend on its configuration and are the ones it names itself."""
+    reference = _reference(type(module))
+    required = _member_names(reference)
+    if isinstance(module, nn.RNNBase):
+        required -= set(reference._parameters)
+        required |= set(getattr(module, "_flat_weights_names", ()))
+    return required
+
+
+def check_structure(path: Path, module: nn.Module, name: str = "") -> None:
+    """Refuse a loaded model whose layers lack members their class always has (a damaged or
+    hand-made pickle), before any code reads them."""
+    where = f"layer {name!r}" if name else "the model"
+    if type(module) in ALLOWED_CLASSES:  # only allowlisted classes can have been unpickled
+        missing = {member for member in _required_members(module) - _member_names(module)
+                   if not hasattr(type(module), member)}  # a class default covers older files
+        if missing:
+            raise InvalidFileError(
+                f"{path}: {where} ({type(module).__name__}) lacks {', '.join(sorted(missing)[:4])};"
+                " the file is damaged or was not written by torch.save(model): save the model "
+                "again")
+    children = vars(module).get("_modules")
+    if not isinstance(children, dict):
+        raise InvalidFileError(f"{path}: {where} has no table of layers; save the model again "
+                               "with torch.save(model)")
+    for child_name, child in children.items():
+        if not isinstance(child, nn.Module):
+            raise InvalidFileError(f"{path}: {where} holds a {type(child).__name__} among its "
+                                   "layers; save the model again with torch.save(model)")
+        check_structure(path, child, f"{name}.{child_name}" if name else str(child_name))
+
+
+def supported_layers() -> str:
+    """The allowlisted layers, grouped by package, for error messages."""
+    groups: dict[str, list[str]] = {}
+    for cls in ALLOWED_CLASSES:
+        if issubclass(cls, nn.Module):
+            package = "neurodeploy.nn" if cls.__module__.startswith("neurodeploy") else "torch.nn"
+            groups.setdefault(package, []).append(cls.__name__)
+    return "; ".join(f"{package} {', '.join(names)}" for package, names in groups.items())
+
+
+def is_library_class(name: str) -> bool:
+    """True when `name` looks like a class (CapWords) of a known ML library, not a function."""
+    root, _, rest = name.partition(".")
+    last = name.rpartition(".")[2]
+    return root in ML_LIBRARIES and bool(rest) and last.isidentifier() and last[:1].isupper()
+
+
+def refuse_unknown_globals(path: Path, unknown: list[str]) -> None:
+    """Refuse globals outside the allowlist: a security alarm for anything that is not a class
+    of a known ML library (it could run code), "not supported" for layers we lack."""
+    if not unknown:
+        return
+    payloads = sorted(name for name in unknown if not is_library_class(name))
+    if payloads:
+        raise UnsupportedModelError(
+            f"{path}: refuses to load {payloads[0]}, which is not an allowed layer: the file may "
+            "run code; save models built from torch.nn and neurodeploy.nn layers with "
+            "torch.save(model)")
+    raise UnsupportedModelError(
+        f"{path}: not supported: {', '.join(sorted(unknown))}; supported layers: "
+        f"{supported_layers()}; or export the model to NIR with its library and give the .nir")
 
 
 def load_torch_file(path: Path) -> nn.Module:
-    """Load a whole model saved with `torch.save(model)`, refusing any class outside the allowlist."""
-    try:
-        with torch.serialization.safe_globals(list(ALLOWED_CLASSES)):
+    """Load a whole model saved with `torch.save(model)`, refusing any class outside the allowlist
+    and any file that claims more parameters than it holds."""
+    archive = read_torch_archive(path)
+    with torch.serialization.safe_globals(list(ALLOWED_CLASSES)):
+        try:
+            refuse_unknown_globals(path, torch.serialization.get_unsafe_globals_in_checkpoint(path))
+            check_claims(archive, MODULE_CLASSES)
             obj = torch.load(path, weights_only=True, map_location="cpu")
-    except Exception as exc:  # torch raises UnpicklingError, RuntimeError, EOFError, ...
-        message = str(exc)
-        match = _UNSUPPORTED_GLOBAL.search(message)
-        if match:
-            raise UnsupportedModelError(
-                f"{path}: refuses to load class {match.group(1)}, which is not an allowed layer "
-                "(the file may run code); save models built from torch.nn and neurodeploy.nn "
-                "layers with torch.save(model)") from None
-        first_line = message.strip().splitlines()[0] if message.strip() else type(exc).__name__
-        raise InvalidFileError(
-            f"{path}: not a readable torch file ({first_line[:160]}); "
-            "save the model with torch.save(model)") from None
+        except NeurodeployError:
+            raise
+        except Exception as exc:  # torch raises UnpicklingError, RuntimeError, EOFError, ...
+            message = str(exc).strip()
+            first_line = message.splitlines()[0] if message else type(exc).__name__
+            raise InvalidFileError(
+                f"{path}: not a readable torch file ({first_line[:160]}); "
+                "save the model with torch.save(model)") from None
     if isinstance(obj, dict):
         raise UnsupportedModelError(
             f"{path} holds a state_dict, which has no architecture; save the whole model "
@@ -49,4 +152,5 @@ def load_torch_file(path: Path) -> nn.Module:
     if not isinstance(obj, nn.Module):
         raise UnsupportedModelError(
             f"{path} holds a {type(obj).__name__}, not a model; save it with torch.save(model)")
+    check_structure(path, obj)
     return obj

@@ -1,4 +1,4 @@
-"""Network -> FpgaProgram: vectors placed in V, weights quantized per tensor, shared tables.
+"""Network -> the datapath Microcode: vectors placed in V, weights quantized per tensor, shared tables.
 
 Formats: every activation and state shares one signed Qm.n data format (DW bits; m from the
 calibrated range of all values the datapath holds, including gate pre-activations); each weight
@@ -20,6 +20,7 @@ from neurodeploy.engine.reference import simulate_network
 from neurodeploy.engine.timeline import delayed
 from neurodeploy.errors import UnsupportedModelError
 from neurodeploy.program.formats import round_half_up
+from neurodeploy.targets.fpga import LANE_CHOICES
 from neurodeploy.targets.fpga.isa import Instr
 from neurodeploy.targets.fpga.microcode import Microcode
 
@@ -240,6 +241,8 @@ def compile_network(network: ir.Network, x: np.ndarray, bits: int = 16, lanes: i
     """Compile a chain of Linear, GRU, SRC, LIF and LI layers for the datapath."""
     if not 8 <= bits <= 16:
         raise UnsupportedModelError(f"fpga data width must be 8..16 bits, got {bits}")
+    if lanes not in LANE_CHOICES:
+        raise UnsupportedModelError(f"fpga MAC lanes must be one of {LANE_CHOICES}, got {lanes}")
     if len(network.input_shape) != 1:
         raise UnsupportedModelError("the fpga target takes 1-D input per step")
     layers = network.as_chain("the fpga target")

@@ -24,13 +24,12 @@ from neurodeploy.program.calibrate import Calibration
 from neurodeploy.program.graph import Program
 from neurodeploy.program.serialize import load_program
 from neurodeploy.targets.base import Cost, Energy, NodePlacement, Placement, Timing, Usage
+from neurodeploy.targets.fpga import LANE_CHOICES
 from neurodeploy.targets.fpga.compile import compile_network, unsupported_parts
 from neurodeploy.targets.fpga.executors import EXECUTORS
 from neurodeploy.targets.fpga.isa import ACC_BITS, WORD_BITS
 from neurodeploy.targets.fpga.microcode import NODE, Microcode, microcode_of, program_of
 from neurodeploy.targets.fpga.verilog import weight_words, write_rtl
-
-LANE_CHOICES = (1, 2, 4, 8, 16, 32)
 
 
 @dataclass(frozen=True)
@@ -49,7 +48,8 @@ class FpgaOptions:
 
 
 def cycles_per_step(program: Microcode, lanes: int | None = None) -> int:
-    lanes = lanes or program.lanes
+    if lanes is None:
+        lanes = program.lanes
     total = 0
     for ins in program.instructions:
         total += 1
