@@ -67,9 +67,6 @@ class Corpus:
     def seed(self, name: str) -> Seed:
         return next(s for s in self.seeds if s.name == name)
 
-    def of_kind(self, kind: Kind) -> list[Seed]:
-        return [s for s in self.seeds if s.kind == kind]
-
     def save(self) -> None:
         rows = [{**asdict(s), "kind": str(s.kind), "targets": list(s.targets)} for s in self.seeds]
         (self.root / "corpus.json").write_text(json.dumps(rows, indent=1))
@@ -82,7 +79,7 @@ class Corpus:
         return cls(Path(root), seeds)
 
 
-def _models():
+def _models() -> dict:
     """The torch networks of the corpus, built with fixed seeds: {name: (module, input shape)}."""
     import torch
     from torch import nn

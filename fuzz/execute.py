@@ -34,6 +34,7 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from enum import StrEnum
 from pathlib import Path
+from typing import BinaryIO
 
 from fuzz.cases import IN, Case, Template, build_templates, copy_inputs, make_case
 from fuzz.corpus import Corpus, Kind
@@ -45,6 +46,8 @@ CAPTURE_LIMIT = 1 << 16  # bytes of stdout/stderr kept from each end
 
 
 class Outcome(StrEnum):
+    """The outcome classes of a run (see the module docstring)."""
+
     CLEAN = "clean error"
     TRACEBACK = "traceback"
     HANG = "hang"
@@ -89,7 +92,8 @@ class CaseRecord:
 
 # ----------------------------------------------------------------------------- forked runs
 
-def _read_capture(handle) -> str:
+def _read_capture(handle: BinaryIO) -> str:
+    """The captured output, cut in the middle when longer than twice CAPTURE_LIMIT."""
     handle.seek(0, os.SEEK_END)
     size = handle.tell()
     handle.seek(0)

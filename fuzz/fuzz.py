@@ -65,7 +65,16 @@ def _arguments(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--corpus", type=Path, help="corpus directory to reuse or create")
     parser.add_argument("--top", type=int, default=30, help="traceback signatures to list")
     parser.add_argument("--replay", type=Path, metavar="CASE_DIR", help="rerun one reproducer")
+    parser.add_argument("--save-case", type=int, metavar="INDEX",
+                        help="write case INDEX of --seed (kind: --kinds, else as drawn) to "
+                             "<out stem>-cases/case-INDEX, then replay it; pass --no-rtl if the "
+                             "run had no RTL cases")
     return parser.parse_args(argv)
+
+
+def _kinds(text: str) -> list[Kind]:
+    """The file kinds of --kinds; case i of a run with kinds gets kinds[i % len(kinds)]."""
+    return [Kind(k) for k in text.split(",") if k]
 
 
 def _limit_memory(limit: int) -> None:
@@ -120,8 +129,8 @@ def run(args: argparse.Namespace) -> dict:
     templates = build_templates(corpus, rtl)
     print(f"corpus: {len(corpus.seeds)} seeds, {len(templates)} command templates in "
           f"{corpus_root} ({time.monotonic() - started:.1f} s)", file=sys.stderr)
-    kinds = [Kind(k) for k in args.kinds.split(",") if k] or [None]
-    tasks = [(i, None if kinds == [None] else str(kinds[i % len(kinds)])) for i in range(args.cases)]
+    kinds = _kinds(args.kinds)
+    tasks = [(i, str(kinds[i % len(kinds)]) if kinds else None) for i in range(args.cases)]
     context = multiprocessing.get_context("spawn")
     initargs = (str(corpus_root), args.seed, rtl, args.timeout, memory, str(scratch))
     with context.Pool(args.workers, initializer=init_worker, initargs=initargs) as pool:
@@ -143,7 +152,10 @@ def run(args: argparse.Namespace) -> dict:
         by_index = {r["index"]: r for r in records}
         for rank, group in enumerate(chosen, 1):
             directory = reproducer_dir(cases_root, rank, group)
-            save_reproducer(corpus, templates, args.seed, by_index[group.example], directory, group)
+            record = by_index[group.example]
+            save_reproducer(corpus, templates, args.seed, record["index"], Kind(record["kind"]),
+                            directory, {**record, "group": group.signature,
+                                        "group_outcome": group.outcome})
             group.reproducer = str(directory)
         replays = pool.map(run_saved_case, [g.reproducer for g in chosen])
         for group, replayed in zip(chosen, replays, strict=True):
@@ -172,10 +184,29 @@ def run(args: argparse.Namespace) -> dict:
     return report
 
 
+def save_case(args: argparse.Namespace) -> Path:
+    """Regenerate one case of a run from its seed and index (the corpus is deterministic)."""
+    rtl = not args.no_rtl and shutil.which("iverilog") is not None
+    with tempfile.TemporaryDirectory(prefix="ndfuzz-") as scratch:
+        if args.corpus and (args.corpus / "corpus.json").is_file():
+            corpus = Corpus.load(args.corpus)
+        else:
+            corpus = build_corpus(args.corpus or Path(scratch) / "corpus")
+        kinds = _kinds(args.kinds)
+        kind = kinds[args.save_case % len(kinds)] if kinds else None
+        directory = args.out.parent / f"{args.out.stem}-cases" / f"case-{args.save_case}"
+        save_reproducer(corpus, build_templates(corpus, rtl), args.seed, args.save_case, kind,
+                        directory, {})
+    return directory
+
+
 def main(argv: list[str] | None = None) -> int:
     args = _arguments(argv)
+    memory = int(args.memory_gb * (1 << 30))
+    if args.save_case is not None:
+        args.replay = save_case(args)
     if args.replay is not None:
-        return replay(args.replay, args.timeout, int(args.memory_gb * (1 << 30)))
+        return replay(args.replay, args.timeout, memory)
     run(args)
     return 0
 

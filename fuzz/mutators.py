@@ -442,7 +442,7 @@ def mutate_npz(path: Path, rng: random.Random) -> Mutation:
         what = f"renamed array {name} -> {new_name}"
     elif op == "compressed":
         np.savez_compressed(path, **arrays)
-        return Mutation("npz: rewritten with savez_compressed (valid)", touched_existing=True)
+        return Mutation("npz: rewritten with savez_compressed (valid)")
     else:
         name = rng.choice(["z", "x_extra", "y" if "y" not in arrays else "w", "arr_0"])
         source = arrays[rng.choice(names)] if names else np.zeros(3)

@@ -103,15 +103,16 @@ def _slug(text: str) -> str:
     return re.sub(r"[^A-Za-z0-9]+", "-", text).strip("-")[:60]
 
 
-def save_reproducer(corpus: Corpus, templates: list[Template], seed: int, record: dict,
-                    directory: Path, group: Group) -> None:
-    """Write CASE_DIR/in (the case's inputs, regenerated) and CASE_DIR/case.json."""
+def save_reproducer(corpus: Corpus, templates: list[Template], seed: int, index: int, kind: Kind,
+                    directory: Path, notes: dict) -> None:
+    """Write CASE_DIR/in (case `index`'s inputs, regenerated) and CASE_DIR/case.json (its
+    command, mutation and `notes`, e.g. the recorded outcome)."""
     if directory.exists():
         shutil.rmtree(directory)
-    case = make_case(corpus, templates, seed, record["index"], directory / "in", Kind(record["kind"]))
-    saved = {"seed": seed, **record, "group": group.signature, "group_outcome": group.outcome,
-             "args": list(case.args), "mutation": case.mutation,
-             "replay": f"python fuzz/fuzz.py --replay {directory}"}
+    case = make_case(corpus, templates, seed, index, directory / "in", kind)
+    saved = {"outcome": "", "signature": "", **notes, "seed": seed, "index": index,
+             "kind": str(case.kind), "command": case.command, "args": list(case.args),
+             "mutation": case.mutation, "replay": f"python fuzz/fuzz.py --replay {directory}"}
     (directory / "case.json").write_text(json.dumps(saved, indent=1))
 
 
