@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 
 from neurodeploy import ir
-from neurodeploy.artifacts import MANIFEST_NAME, verify_listed_file, verify_manifest
+from neurodeploy.artifacts import verify_listed_file, verify_manifest
 from neurodeploy.engine.golden import simulate_program
 from neurodeploy.engine.reference import simulate_network
 from neurodeploy.engine.result import SimulationResult
@@ -99,16 +99,15 @@ def _reader_of(path: Path) -> Target | None:
 
 
 def load_program(path: str | Path) -> Program:
-    """The Program of an artifact directory (its target's `load`; a `convert` output only after
-    every file passed its manifest), or of a file a target reads (a netx .net; checked against
-    the manifest of the directory holding it, if there is one)."""
+    """The Program of an artifact directory (`convert`'s OUT/ or `Program.save`'s), after every
+    file passed its manifest, or of a file a target reads (a netx .net; checked against the
+    manifest of the directory holding it, if there is one)."""
     path = Path(path)
     reader = _reader_of(path)
     if reader is not None:
         verify_listed_file(path)
         return reader.load(path)
-    if (path / MANIFEST_NAME).exists():  # `convert` output; `Program.save` writes none
-        verify_manifest(path, required=(PROGRAM_JSON, PROGRAM_NPZ))
+    verify_manifest(path, required=(PROGRAM_JSON, PROGRAM_NPZ))
     return get_target(_target_of(path)).load(path)
 
 
@@ -202,7 +201,11 @@ def convert(network: object, target: str = "sim", data: np.ndarray | None = None
     refuse_unsupported(chosen, network)
     if data is None:
         raise UnsupportedModelError("quantization needs calibration data: pass data=x (or --data)")
-    program = chosen.lower(network, calibrate(network, data), chosen_options)
+    try:
+        program = chosen.lower(network, calibrate(network, data), chosen_options)
+    except ValueError as exc:  # a Program the target cannot form (its own validation refused it)
+        raise UnsupportedModelError(f"target '{target}' cannot represent this network: "
+                                    f"{str(exc).splitlines()[0]}") from None
     chosen.place(program)  # refuse networks that do not fit, now
     return program
 

@@ -317,8 +317,12 @@ def report(model: Path, data: Path, target: str, bits: tuple[int, ...], output: 
     network = _load_model(model, how)
     dataset = load_data(data, network.input_shape, timesteps, encoding,
                         classes=_output_classes(network))
-    with click.progressbar(length=len(bits), label="quantizing", file=sys.stderr) as bar:
-        sweep = bit_sweep(network, dataset.x, dataset.y, target, list(bits), lambda: bar.update(1))
+    if sys.stderr.isatty():  # progress for people; piped stderr keeps errors to one line
+        with click.progressbar(length=len(bits), label="quantizing", file=sys.stderr) as bar:
+            sweep = bit_sweep(network, dataset.x, dataset.y, target, list(bits),
+                              lambda: bar.update(1))
+    else:
+        sweep = bit_sweep(network, dataset.x, dataset.y, target, list(bits))
     with output_directory(out, (model, data), OutputKind.REPORT) as staging:
         write_json(staging / "sweep.json", sweep)
         (staging / "sweep.md").write_text(sweep_markdown(sweep))

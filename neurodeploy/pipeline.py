@@ -20,6 +20,7 @@ from neurodeploy.errors import UnsupportedModelError
 from neurodeploy.io.nir_write import write_network
 from neurodeploy.program.graph import Program
 from neurodeploy.program.nir import write_program_nir
+from neurodeploy.program.serialize import save_program
 from neurodeploy.report.build import build_report, node_agreement, node_delays
 from neurodeploy.report.markdown import render_markdown
 from neurodeploy.targets.registry import get_target
@@ -51,7 +52,7 @@ def deploy(network: ir.Network, target: str, out: Path, x: np.ndarray, labels: n
             write_network(network, staging / "model.nir")
         except UnsupportedModelError:
             pass  # e.g. a GRU: NIR has no node for it; the program files hold the network
-        program.save(staging)
+        save_program(program, staging)
         write_program_nir(program, staging / "program.nir")
         chosen.emit(program, staging)
         write_json(staging / "mapping.json", report["mapping"])

@@ -32,7 +32,7 @@ from torch import nn
 from neurodeploy import ir
 from neurodeploy import nn as ndnn
 from neurodeploy.engine.reference import simulate_network
-from neurodeploy.errors import UnsupportedModelError
+from neurodeploy.errors import InvalidFileError, UnsupportedModelError
 from neurodeploy.frontend.from_torch import network_from_torch
 from neurodeploy.io.data import encode
 
@@ -110,6 +110,7 @@ def load_ann(source: object, x: np.ndarray) -> tuple[nn.Sequential, tuple[int, .
 
         module, shape = load_onnx_ann(source)
         ann = canonical_ann(module)
+        _require_finite(ann, source)
         sample = np.asarray(x[:256], dtype=np.float32)
         expected = run_onnx(source, sample)
         with torch.no_grad():
@@ -123,6 +124,7 @@ def load_ann(source: object, x: np.ndarray) -> tuple[nn.Sequential, tuple[int, .
     if isinstance(source, str | Path):
         source = load_torch_file(Path(source))
     ann = canonical_ann(source)
+    _require_finite(ann, "the ANN")
     shape = tuple(np.asarray(x).shape[1:])
     try:
         with torch.no_grad():
@@ -131,6 +133,13 @@ def load_ann(source: object, x: np.ndarray) -> tuple[nn.Sequential, tuple[int, .
         raise UnsupportedModelError(f"the ANN does not run on data of shape {shape}: "
                                     f"{str(exc).splitlines()[0][:120]}") from None
     return ann, shape
+
+
+def _require_finite(ann: nn.Module, what: object) -> None:
+    """Refuse NaN or infinite weights, biases or buffers (they would reach the SNN unseen)."""
+    for name, tensor in [*ann.named_parameters(), *ann.named_buffers()]:
+        if tensor.is_floating_point() and not bool(torch.isfinite(tensor).all()):
+            raise InvalidFileError(f"{what}: '{name}' holds NaN or infinity; export the ANN again")
 
 
 # ----------------------------------------------------------------------------- normalisation

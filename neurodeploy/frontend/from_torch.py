@@ -107,7 +107,7 @@ def network_from_torch(
     Linear layer, read from `neurodeploy.nn.Sequential(..., input_shape=...)`, or must be given.
     """
     if isinstance(module, nn.GRU | ndnn.GRU):  # a bare GRU is a one-layer network
-        node = node_from_module(module)
+        node = _node_of("0", module)
         return ir.Network.chain([ir.Layer("0", node)], (node.weight_ih.shape[1],))
     if isinstance(module, ndnn.NeuronLayer):
         raise UnsupportedModelError("a bare neuron layer is not a network: wrap it in nn.Sequential")
@@ -124,5 +124,20 @@ def network_from_torch(
             "cannot infer the input shape of a network that starts with "
             f"{type(children[0][1]).__name__}: build it with "
             "neurodeploy.nn.Sequential(..., input_shape=(C, H, W)) or pass input_shape")
-    layers = [ir.Layer(name, node_from_module(child)) for name, child in children]
+    if not isinstance(shape, tuple | list) or not all(isinstance(d, int) for d in shape):
+        raise UnsupportedModelError(f"the model's input shape {shape!r} is not a tuple of ints")
+    layers = [ir.Layer(name, _node_of(name, child)) for name, child in children]
     return ir.Network.chain(layers, tuple(shape))
+
+
+def _node_of(name: str, module: nn.Module) -> ir.nodes.Node:
+    """node_from_module, with a module whose attributes are broken (a damaged or hand-edited
+    file) refused in one line naming the layer."""
+    try:
+        return node_from_module(module)
+    except UnsupportedModelError:
+        raise
+    except (AttributeError, TypeError, ValueError, RuntimeError, IndexError) as exc:
+        raise UnsupportedModelError(f"layer '{name}' ({type(module).__name__}) is malformed: "
+                                    f"{str(exc).splitlines()[0][:120] if str(exc) else type(exc).__name__}"
+                                    ) from None

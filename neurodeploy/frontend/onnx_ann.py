@@ -189,13 +189,28 @@ def load_onnx_ann(path: str | Path) -> tuple[nn.Sequential, tuple[int, ...]]:
         first = str(exc).strip().splitlines()[0][:120] if str(exc).strip() else type(exc).__name__
         raise InvalidFileError(f"{path}: not a valid ONNX model ({first}); export it again with "
                                "torch.onnx.export") from None
-    return _Builder(model).build()
+    try:
+        return _Builder(model).build()
+    except (UnsupportedModelError, InvalidFileError):
+        raise
+    except (RuntimeError, ValueError, KeyError, IndexError, TypeError, AttributeError) as exc:
+        raise InvalidFileError(f"{path}: its graph does not build ({_first_line(exc)}); export it "
+                               "again with torch.onnx.export") from None
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return text.splitlines()[0][:120] if text else type(exc).__name__
 
 
 def run_onnx(path: str | Path, x: np.ndarray) -> np.ndarray:
     """The ONNX model's own output on static input `x` (B, *features), via onnxruntime."""
     import onnxruntime
 
-    session = onnxruntime.InferenceSession(str(path), providers=["CPUExecutionProvider"])
-    name = session.get_inputs()[0].name
-    return session.run(None, {name: np.ascontiguousarray(x, dtype=np.float32)})[0]
+    try:
+        session = onnxruntime.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+        name = session.get_inputs()[0].name
+        return session.run(None, {name: np.ascontiguousarray(x, dtype=np.float32)})[0]
+    except Exception as exc:  # onnxruntime's Fail, InvalidArgument, ... share no public base
+        raise InvalidFileError(f"{path}: onnxruntime cannot run it ({_first_line(exc)}); export "
+                               "it again with torch.onnx.export") from None

@@ -75,7 +75,7 @@ def load_data(
     features = tuple(input_shape)
     dims = ", ".join(map(str, features))
     if x.ndim == len(features) + 2 and x.shape[2:] == features:
-        _check_time_major(x.shape, None if y is None else len(y), where, dims)
+        _check_time_major(x.shape, None if y is None or y.ndim == 0 else len(y), where, dims)
         if timesteps is not None and timesteps != x.shape[0]:
             warnings.warn(f"{where} is time-major with T={x.shape[0]}; timesteps={timesteps} "
                           "applies only to static x and is ignored", NeurodeployWarning,

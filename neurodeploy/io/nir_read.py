@@ -17,7 +17,7 @@ import nir
 import numpy as np
 
 from neurodeploy import ir
-from neurodeploy.errors import InvalidFileError, UnsupportedModelError
+from neurodeploy.errors import InvalidFileError, NeurodeployError, UnsupportedModelError
 from neurodeploy.io.dialects import Dialect, announce, detect_producer, resolve_dialect
 from neurodeploy.io.nir_write import PRODUCER, f32
 
@@ -25,24 +25,44 @@ READABLE_TYPES = ("Input", "Output", "Affine", "Linear", "Conv2d", "AvgPool2d", 
                   "Flatten", "IF", "LIF", "CubaLIF", "LI")
 
 
+MAX_FILE_ELEMENTS = 1 << 28
+
+
 def _check_file(path: Path) -> None:
-    """Fail with one line on a missing, truncated or non-NIR file, or on node types we can't read."""
+    """Fail with one line on a missing, truncated or non-NIR file, on node types we can't read,
+    and on datasets too large to load, before anything is read into memory."""
     if not path.is_file():
         raise InvalidFileError(f"{path}: no such file")
     try:
         with h5py.File(path, "r") as f:
-            if "node" not in f or "nodes" not in f["node"]:
+            nodes = f.get("node/nodes")
+            if not isinstance(nodes, h5py.Group):
                 raise InvalidFileError(f"{path}: not a NIR graph (no node/nodes group); "
                                        "write it with nir.write or neurodeploy")
-            for name, group in f["node"]["nodes"].items():
-                kind = group["type"][()].decode() if "type" in group else "?"
+            for name, group in nodes.items():
+                kind = group.get("type") if isinstance(group, h5py.Group) else None
+                value = kind[()] if isinstance(kind, h5py.Dataset) else b"?"
+                kind = value.decode(errors="replace") if isinstance(value, bytes) else str(value)
                 if kind not in READABLE_TYPES:
                     raise UnsupportedModelError(
-                        f"{path}: node '{name}' has type '{kind}', which neurodeploy cannot read; "
-                        f"supported node types: {', '.join(READABLE_TYPES)}")
-    except OSError as exc:
+                        f"{path}: node '{name[:60]}' has type '{kind[:40]}', which neurodeploy "
+                        f"cannot read; supported node types: {', '.join(READABLE_TYPES)}")
+            sizes: list[int] = []
+            f.visititems(lambda _, item: sizes.append(item.size)
+                         if isinstance(item, h5py.Dataset) else None)
+            if sum(sizes) > MAX_FILE_ELEMENTS:
+                raise InvalidFileError(f"{path}: holds {sum(sizes):,} values, more than the "
+                                       f"{MAX_FILE_ELEMENTS:,} neurodeploy reads")
+    except NeurodeployError:
+        raise
+    except (OSError, RuntimeError, ValueError, TypeError, KeyError, AttributeError) as exc:
         raise InvalidFileError(f"{path}: not a readable NIR (HDF5) file, it may be truncated "
-                               f"({str(exc).splitlines()[0][:120]}); write it again") from None
+                               f"({_reason(exc)}); write it again") from None
+
+
+def _reason(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return f"{type(exc).__name__}: {text.splitlines()[0][:120]}" if text else type(exc).__name__
 
 
 def _meta(node: nir.NIRNode) -> dict:
@@ -306,16 +326,17 @@ def read_network(path: str | Path, dialect: str | None = None, reset: str | None
     _check_file(path)
     try:
         graph = nir.read(str(path), type_check=False)
-    except (KeyError, ValueError, AssertionError, TypeError, OSError) as exc:
-        raise InvalidFileError(f"{path}: malformed NIR file ({type(exc).__name__}: "
-                               f"{str(exc)[:120]}); write it again") from None
-    producer = detect_producer(graph)
-    chosen = None
-    if producer != "neurodeploy":
-        chosen = resolve_dialect(dialect, reset, dt, spike)
-        announce(path, producer, dialect, {"reset": reset, "dt": dt, "spike": spike})
-    try:
+        producer = detect_producer(graph)
+        chosen = None
+        if producer != "neurodeploy":
+            chosen = resolve_dialect(dialect, reset, dt, spike)
+            announce(path, producer, dialect, {"reset": reset, "dt": dt, "spike": spike})
         return network_from_nir(graph, chosen)
+    except NeurodeployError as exc:
+        raise type(exc)(f"{path}: {str(exc).splitlines()[0]}") from None
     except KeyError as exc:
-        raise InvalidFileError(f"{path}: neurodeploy metadata misses {exc}; write it again") \
-            from None
+        raise InvalidFileError(f"{path}: the file misses {exc}; write it again") from None
+    except (ValueError, AssertionError, TypeError, OSError, AttributeError, IndexError,
+            RuntimeError, OverflowError) as exc:
+        raise InvalidFileError(f"{path}: malformed NIR file ({_reason(exc)}); write it again"
+                               ) from None

@@ -11,6 +11,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from neurodeploy.errors import UnsupportedModelError
+from neurodeploy.ir import nodes
+from neurodeploy.ir.checks import check_node
 from neurodeploy.ir.graph import (
     INPUT,
     Edge,
@@ -91,11 +93,13 @@ class Network:
                                             f"{sorted(incoming)}")
             shape = received[name] = incoming.pop()
             node = self.nodes[name]
-            if hasattr(node, "output_shape"):
-                try:
-                    shape = node.output_shape(shape)
-                except ValueError as exc:
-                    raise UnsupportedModelError(f"layer {name}: {exc}") from None
+            try:
+                check_node(node, shape)
+                if hasattr(node, "output_shape"):
+                    shape = tuple(int(d) for d in node.output_shape(shape))
+                    check_node(nodes.Flatten(), shape)  # the output is a valid shape too
+            except ValueError as exc:
+                raise UnsupportedModelError(f"layer '{name}': {exc}") from None
             shapes[name] = tuple(shape)
         for edge in self.edges:  # recurrent edges, seen only now, must agree too
             if shapes[edge.source] != received[edge.target]:

@@ -189,10 +189,11 @@ class Program:
         return self.input.quantize(x)
 
     def save(self, directory: str | Path) -> None:
-        """Write program.json and program.npz into `directory` (deterministic bytes)."""
-        from neurodeploy.program.serialize import save_program
+        """Write program.json, program.npz (deterministic bytes) and their manifest into
+        `directory`, which must hold nothing else."""
+        from neurodeploy.program.serialize import save_program_directory
 
-        save_program(self, directory)
+        save_program_directory(self, directory)
 
     @classmethod
     def load(cls, directory: str | Path) -> Program:

@@ -26,7 +26,8 @@ from typing import Any
 
 import numpy as np
 
-from neurodeploy.errors import InvalidFileError, NeurodeployError
+from neurodeploy.artifacts import MANIFEST_NAME, OutputKind, write_manifest
+from neurodeploy.errors import InvalidFileError, NeurodeployError, OutputError
 from neurodeploy.io.npz import read_npz, write_npz
 from neurodeploy.ir.graph import Edge
 from neurodeploy.program import neurons, synapses
@@ -102,6 +103,22 @@ def save_program(program: Program, directory: str | Path) -> None:
     directory.mkdir(parents=True, exist_ok=True)
     (directory / PROGRAM_JSON).write_text(json.dumps(meta, indent=1, sort_keys=True) + "\n")
     write_npz(directory / PROGRAM_NPZ, arrays)
+
+
+def save_program_directory(program: Program, directory: str | Path) -> None:
+    """`Program.save`: the program files plus a manifest, in a directory that holds nothing else
+    (it is created if missing; anything else in it is refused, never overwritten)."""
+    directory = Path(directory)
+    if directory.exists() and not directory.is_dir():
+        raise OutputError(f"{directory}: exists and is not a directory; choose another path")
+    ours = {PROGRAM_JSON, PROGRAM_NPZ, MANIFEST_NAME}
+    foreign = sorted(p.name for p in directory.iterdir() if p.name not in ours) \
+        if directory.is_dir() else []
+    if foreign:
+        raise OutputError(f"{directory}: holds {foreign[0]}, which neurodeploy did not write; save "
+                          "the program into an empty or new directory")
+    save_program(program, directory)
+    write_manifest(directory, OutputKind.CONVERT)
 
 
 # ----------------------------------------------------------------------------- reading
