@@ -228,4 +228,15 @@ def make_case(corpus: Corpus, templates: list[Template], seed: int, index: int, 
     has_manifest = (corpus.path(target) / MANIFEST_NAME).is_file()
     return Case(index, chosen_kind, template.command, template.args, template.inputs, target,
                 mutation.description, mutation.nonfinite,
-                as_directory and has_manifest and mutation.touched_existing)
+                as_directory and has_manifest and mutation.touched_existing
+                and _differs(corpus.path(target), in_dir / target))
+
+
+def _differs(original: Path, mutated: Path) -> bool:
+    """True when the mutated directory's files are not byte for byte the original's (a
+    mutation such as swapping two equal lines changes nothing)."""
+    def files(root: Path) -> dict[str, bytes]:
+        return {p.relative_to(root).as_posix(): p.read_bytes()
+                for p in sorted(root.rglob("*")) if p.is_file()}
+
+    return files(original) != files(mutated)

@@ -156,7 +156,8 @@ def verify_manifest(directory: Path, required: Sequence[str] = ()) -> Manifest:
 
 
 def verify_listed_file(path: Path) -> None:
-    """A file inside a neurodeploy output directory (OUT/model.net) must match OUT's manifest.
+    """A file inside a neurodeploy output directory (OUT/model.net) is trusted only when the
+    whole of OUT matches its manifest, as if OUT itself were read.
 
     Files whose directory has no manifest, or whose manifest does not list them, pass unchecked.
     """
@@ -164,11 +165,13 @@ def verify_listed_file(path: Path) -> None:
     if not (path.parent / MANIFEST_NAME).is_file():
         return
     manifest = read_manifest(path.parent)
-    digest = manifest.files.get(path.name)
-    if digest is not None and path.is_file() and digest_or_none(path) != digest:
+    if path.name not in manifest.files:
+        return
+    if digest_or_none(path) != manifest.files[path.name]:
         raise InvalidFileError(f"{path}: differs from the sha256 in {path.parent / MANIFEST_NAME}"
                                f" (damaged or edited); run `neurodeploy {manifest.kind.value}` "
                                "again")
+    verify_manifest(path.parent)
 
 
 def digest_or_none(path: Path) -> str | None:

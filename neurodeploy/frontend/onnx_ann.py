@@ -208,7 +208,10 @@ def run_onnx(path: str | Path, x: np.ndarray) -> np.ndarray:
     import onnxruntime
 
     try:
-        session = onnxruntime.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+        options = onnxruntime.SessionOptions()
+        options.log_severity_level = 4  # its failures become our one-line error, not log lines
+        session = onnxruntime.InferenceSession(str(path), options,
+                                               providers=["CPUExecutionProvider"])
         name = session.get_inputs()[0].name
         return session.run(None, {name: np.ascontiguousarray(x, dtype=np.float32)})[0]
     except Exception as exc:  # onnxruntime's Fail, InvalidArgument, ... share no public base

@@ -9,9 +9,7 @@ are integer class ids.
 
 from __future__ import annotations
 
-import math
 import warnings
-import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
@@ -23,8 +21,8 @@ from neurodeploy.errors import (
     InvalidFileError,
     NeurodeployWarning,
     ShapeError,
-    describe_os_error,
 )
+from neurodeploy.io.npz import read_npz
 
 DEFAULT_TIMESTEPS = 20
 MAX_ELEMENTS = 1 << 31  # the most values an array may hold when read or encoded (8 GiB float32)
@@ -151,51 +149,13 @@ def check_labels(y: np.ndarray, samples: int, classes: int | None = None,
 
 
 def _read_xy(path: Path) -> tuple[np.ndarray, np.ndarray | None]:
-    """`x` and `y` (if present) of a data file, their sizes checked before they are read."""
-    fix = "write it with numpy.savez(path, x=..., y=...)"
-    try:
-        with zipfile.ZipFile(path) as archive:
-            members = {info.filename.removesuffix(".npy"): info for info in archive.infolist()}
-            if "x" not in members:
-                raise InvalidFileError(f"{path}: has no array 'x' (found {sorted(members)}); "
-                                       "store the input as x")
-            for name in ("x", "y"):
-                if name in members:
-                    _check_npy_header(path, archive, members[name], name)
-        with np.load(path, allow_pickle=False) as data:
-            return data["x"], data["y"] if "y" in data.files else None
-    except OSError as exc:
-        raise InvalidFileError(describe_os_error(exc, path)) from None
-    except zipfile.BadZipFile:
-        raise InvalidFileError(f"{path}: not a .npz archive; {fix}") from None
-    except (ValueError, EOFError, KeyError) as exc:
-        raise InvalidFileError(f"{path}: not a readable .npz file ({str(exc)[:100]}); "
-                               f"{fix}") from None
-
-
-def _check_npy_header(path: Path, archive: zipfile.ZipFile, info: zipfile.ZipInfo,
-                      name: str) -> None:
-    """Refuse an array whose header claims more values than allowed or than its record holds."""
-    with archive.open(info) as stream:
-        version = np.lib.format.read_magic(stream)
-        if version == (1, 0):
-            shape, _, dtype = np.lib.format.read_array_header_1_0(stream)
-        elif version == (2, 0):
-            shape, _, dtype = np.lib.format.read_array_header_2_0(stream)
-        else:
-            raise InvalidFileError(f"{path}: {name} is in .npy format {version}; write it with "
-                                   "numpy.savez")
-        header_bytes = stream.tell()
-    count = math.prod(shape)
-    if count > MAX_ELEMENTS:
-        raise InvalidFileError(f"{path}: {name} has shape {shape}, {count} values, more than "
-                               f"the {MAX_ELEMENTS} neurodeploy reads at once; split the data")
-    if dtype.hasobject:
-        raise InvalidFileError(f"{path}: {name} holds Python objects (dtype {dtype}); store a "
-                               "numeric array")
-    if header_bytes + count * dtype.itemsize > info.file_size:
-        raise InvalidFileError(f"{path}: {name} claims shape {shape} of {dtype}, more than its "
-                               f"{info.file_size} bytes hold (a truncated file); write it again")
+    """`x` and `y` (if present) of a data file, their headers checked before they are read."""
+    arrays = read_npz(path, names=("x", "y"), max_elements=MAX_ELEMENTS,
+                      dtype_error=InvalidDataError)
+    if "x" not in arrays:
+        raise InvalidFileError(f"{path}: has no array 'x'; store the input as x (numpy.savez("
+                               "path, x=..., y=...))")
+    return arrays["x"], arrays.get("y")
 
 
 def _finite_float32(x: np.ndarray, where: str) -> np.ndarray:

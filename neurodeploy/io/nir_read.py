@@ -47,12 +47,17 @@ def _check_file(path: Path) -> None:
                     raise UnsupportedModelError(
                         f"{path}: node '{name[:60]}' has type '{kind[:40]}', which neurodeploy "
                         f"cannot read; supported node types: {', '.join(READABLE_TYPES)}")
-            sizes: list[int] = []
-            f.visititems(lambda _, item: sizes.append(item.size)
+            datasets: list[tuple[str, h5py.Dataset]] = []
+            f.visititems(lambda name, item: datasets.append((name, item))
                          if isinstance(item, h5py.Dataset) else None)
-            if sum(sizes) > MAX_FILE_ELEMENTS:
-                raise InvalidFileError(f"{path}: holds {sum(sizes):,} values, more than the "
+            total = sum(dataset.size for _, dataset in datasets)
+            if total > MAX_FILE_ELEMENTS:
+                raise InvalidFileError(f"{path}: holds {total:,} values, more than the "
                                        f"{MAX_FILE_ELEMENTS:,} neurodeploy reads")
+            for name, dataset in datasets:
+                if dataset.dtype.kind == "f" and not np.all(np.isfinite(dataset[()])):
+                    raise InvalidFileError(f"{path}: {name} holds NaN or infinity; write the "
+                                           "file again from a model with finite parameters")
     except NeurodeployError:
         raise
     except (OSError, RuntimeError, ValueError, TypeError, KeyError, AttributeError) as exc:

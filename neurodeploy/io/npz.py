@@ -15,7 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
-from neurodeploy.errors import InvalidFileError
+from neurodeploy.errors import InvalidFileError, NeurodeployError, describe_os_error
 
 _EPOCH = (1980, 1, 1, 0, 0, 0)
 #: the largest array a file may hold (elements); bounds memory before allocation
@@ -35,8 +35,8 @@ def write_npz(path: str | Path, arrays: dict[str, np.ndarray]) -> None:
             archive.writestr(info, buffer.getvalue())
 
 
-def _read_member(archive: zipfile.ZipFile, member: str, path: Path, max_elements: int
-                 ) -> np.ndarray:
+def _read_member(archive: zipfile.ZipFile, member: str, path: Path, max_elements: int,
+                 dtype_error: type[NeurodeployError]) -> np.ndarray:
     with archive.open(member) as handle:
         version = np.lib.format.read_magic(handle)
         if version == (1, 0):
@@ -47,22 +47,26 @@ def _read_member(archive: zipfile.ZipFile, member: str, path: Path, max_elements
             raise ValueError(f"unknown .npy version {version}")
         name = member.removesuffix(".npy")
         if dtype.hasobject or dtype.kind not in "biuf":
-            raise InvalidFileError(f"{path}: array '{name}' has dtype {dtype}; only numbers are "
-                                   "accepted (write it with numpy.savez from numeric arrays)")
+            raise dtype_error(f"{path}: array '{name}' has dtype {dtype}; only numbers are "
+                              "accepted (write it with numpy.savez from numeric arrays)")
         count = math.prod(shape)
         if count > max_elements:
             raise InvalidFileError(f"{path}: array '{name}' claims {count:,} elements, more than "
                                    f"the {max_elements:,} allowed")
-        data = handle.read(count * dtype.itemsize + 1)
-    if len(data) != count * dtype.itemsize:
-        raise InvalidFileError(f"{path}: array '{name}' holds {len(data)} bytes, its header says "
-                               f"{count * dtype.itemsize}; the file is damaged, write it again")
-    array = np.frombuffer(data, dtype=dtype)
-    return array.reshape(shape, order="F" if fortran else "C").copy()
+        array = np.empty(count, dtype=dtype)
+        got = handle.readinto(memoryview(array).cast("B")) if array.nbytes else 0
+        extra = handle.read(1)
+    if got != array.nbytes or extra:
+        raise InvalidFileError(f"{path}: array '{name}' is truncated or padded: its header claims "
+                               f"{array.nbytes} bytes, the file holds {got}; write it again")
+    return array.reshape(shape, order="F" if fortran else "C")
 
 
-def read_npz(path: str | Path, max_elements: int = MAX_ELEMENTS) -> dict[str, np.ndarray]:
-    """Every array of an .npz file, checked as the module docstring says."""
+def read_npz(path: str | Path, max_elements: int = MAX_ELEMENTS,
+             names: tuple[str, ...] | None = None,
+             dtype_error: type[NeurodeployError] = InvalidFileError) -> dict[str, np.ndarray]:
+    """The arrays of an .npz file (only `names`, when given), checked as the module docstring
+    says; an array of non-numbers raises `dtype_error`."""
     path = Path(path)
     try:
         with zipfile.ZipFile(path) as archive:
@@ -70,12 +74,18 @@ def read_npz(path: str | Path, max_elements: int = MAX_ELEMENTS) -> dict[str, np
             for member in archive.namelist():
                 if not member.endswith(".npy") or member.startswith(("/", "\\")) or ".." in member:
                     raise InvalidFileError(f"{path}: member '{member[:80]}' is not an array")
-                arrays[member.removesuffix(".npy")] = _read_member(archive, member, path,
-                                                                   max_elements)
+                name = member.removesuffix(".npy")
+                if names is None or name in names:
+                    arrays[name] = _read_member(archive, member, path, max_elements,
+                                                dtype_error)
             return arrays
-    except InvalidFileError:
+    except NeurodeployError:
         raise
-    except (OSError, ValueError, EOFError, zipfile.BadZipFile, zipfile.LargeZipFile,
+    except OSError as exc:
+        raise InvalidFileError(describe_os_error(exc, path)) from None
+    except zipfile.BadZipFile:
+        raise InvalidFileError(f"{path}: not a .npz archive; write it with numpy.savez") from None
+    except (ValueError, EOFError, zipfile.LargeZipFile,
             NotImplementedError, RuntimeError, KeyError) as exc:
         reason = str(exc).splitlines()[0][:100] if str(exc) else type(exc).__name__
         raise InvalidFileError(f"{path}: not a readable .npz file ({reason}); write it with "

@@ -229,7 +229,7 @@ def read_torch_archive(path: Path) -> TorchArchive:
                                    f"bytes, more than a model's structure needs; {fix}")
         record_sizes = {name: reader.get_record_size(name) for name in names}
         data = reader.get_record("data.pkl")
-    except RuntimeError as exc:  # miniz: truncated or corrupt archive
+    except (RuntimeError, UnicodeDecodeError) as exc:  # miniz: truncated or corrupt archive
         raise InvalidFileError(f"{path}: not a readable torch archive "
                                f"({str(exc).splitlines()[0][:100]}); {fix}") from None
     try:
