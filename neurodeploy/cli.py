@@ -22,7 +22,7 @@ from neurodeploy.cli_types import BitWidths, FiniteFloatRange
 from neurodeploy.targets.fpga import LANE_CHOICES
 
 WEIGHT_BITS = click.IntRange(2, 16)
-TIMESTEPS = click.IntRange(min=1)
+TIMESTEPS = click.IntRange(1, 100_000)  # static data encoded into at most 100,000 steps
 ENCODINGS = ("rate", "latency", "direct")
 DEBUG_VARIABLE = "NEURODEPLOY_DEBUG"
 

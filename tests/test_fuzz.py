@@ -53,7 +53,6 @@ def describe(record: dict) -> str:
             f"{record['stderr_last']}")
 
 
-@pytest.mark.xfail(strict=False, reason="issue 10: validation in progress")
 @settings(max_examples=60, derandomize=True, database=None, deadline=None,
           phases=[Phase.explicit, Phase.generate])
 @given(kind=st.sampled_from(list(Kind)), index=st.integers(0, 10**6))

@@ -118,11 +118,15 @@ def ref_lif(m, inp, beta, theta, bits, reset, delay):
     return m, s
 
 
-def ref_cuba_lif(i, v, inp, alpha, beta, theta, bits):
+def ref_cuba_lif(i, v, inp, alpha, beta, theta, bits, reset="zero", delay=False):
+    r = int(v > theta)
     i = sat(round_half_up(i * alpha, 12) + inp, bits)
-    v = sat(round_half_up(v * beta, 12) + i, bits)
+    v = round_half_up(v * beta, 12) + i
+    v = sat(v - r * theta if reset == "subtract" else v * (1 - r), bits)
     s = int(v > theta)
-    return i, 0 if s else v, s
+    if not delay:
+        v = sat(v - (s - r) * theta if reset == "subtract" else v * (1 - (s - r)), bits)
+    return i, v, s
 
 
 def ref_li(v, inp, alpha, bits):
@@ -308,10 +312,11 @@ def test_cuba_lif_step(data):
     state_dtype, input_dtype = data.draw(dtypes)
     i, v, inp = data.draw(states(bits)), data.draw(states(bits)), data.draw(int32s(bits))
     alpha, beta, theta = data.draw(q12), data.draw(q12), data.draw(thresholds(bits))
+    reset, delay = data.draw(st.sampled_from(["zero", "subtract"])), data.draw(st.booleans())
     got = kernels.cuba_lif_step(arr(i, state_dtype), arr(v, state_dtype), arr(inp, input_dtype),
                                 arr(alpha, state_dtype), arr(beta, state_dtype),
-                                arr(theta, state_dtype), bits)
-    assert first(*got) == ref_cuba_lif(i, v, inp, alpha, beta, theta, bits)
+                                arr(theta, state_dtype), bits, reset, delay)
+    assert first(*got) == ref_cuba_lif(i, v, inp, alpha, beta, theta, bits, reset, delay)
 
 
 # ----------------------------------------------------------------- 100,000 cases per kernel
@@ -413,7 +418,9 @@ def test_cuba_lif_and_li_steps_on_100k_cases():
     rng = np.random.default_rng(5)
     for kind in ("cuba_lif", "li"):
         got, cases = [], []
-        for (bits, (sd, idt)), n in groups(rng, CASES, WIDTHS, DTYPES):
+        for (bits, (sd, idt), (reset, delay)), n in groups(
+                rng, CASES, WIDTHS, DTYPES, [("zero", False), ("zero", True), ("subtract", False),
+                                             ("subtract", True)]):
             lo, hi = state_range(bits)
             i = edge_integers(rng, lo, hi, n, limits(bits))
             v = edge_integers(rng, lo, hi, n, limits(bits))
@@ -428,8 +435,8 @@ def test_cuba_lif_and_li_steps_on_100k_cases():
             theta = edge_integers(rng, 1, INT32_MAX, n, limits(bits))
             got.append(kernels.cuba_lif_step(as_dtype(i, sd), as_dtype(v, sd), as_dtype(inp, idt),
                                              as_dtype(alpha, sd), as_dtype(beta, sd),
-                                             as_dtype(theta, sd), bits))
-            cases.append(columns(i, v, inp, alpha, beta, theta, bits))
+                                             as_dtype(theta, sd), bits, reset, delay))
+            cases.append(columns(i, v, inp, alpha, beta, theta, bits, reset, delay))
         assert_exact(got, cases, ref_li if kind == "li" else ref_cuba_lif)
 
 

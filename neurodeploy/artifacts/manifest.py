@@ -152,6 +152,11 @@ def verify_manifest(directory: Path, required: Sequence[str] = ()) -> Manifest:
         if digest_or_none(path) != digest:
             raise InvalidFileError(f"{directory}: {name} differs from the sha256 in "
                                    f"{MANIFEST_NAME} (damaged or edited); {fix}")
+    for name, kind in walk_files(directory):
+        if kind != "dir" and name not in manifest.files and name not in (MANIFEST_NAME,
+                                                                          STAGING_MARKER):
+            raise InvalidFileError(f"{directory}: {name} is not listed in {MANIFEST_NAME} (added "
+                                   f"or the manifest edited); remove it or {fix}")
     return manifest
 
 

@@ -3,10 +3,12 @@
 The engine walks the Program's schedule. A node outside every recurrent loop runs over all time
 steps at once: a stateless node maps the whole input sequence, a stateful node steps through
 time with its own `step`. The nodes of a loop advance together, one step at a time. A node's
-input is the sum of its incoming edges (a delayed edge: the previous step's value, zero at the
-first). Every arithmetic operation is the nodes' own; the engine only moves integers, chooses
-dtypes from the Program's bounds (int32 where the bound proves it safe), and counts: events and
-sums per neuron node, synaptic operations per weighted node, updates and saturations.
+input is the sum of its incoming edges; a delayed edge gives the previous step's value, and at
+the first step the source's rest value (zero for a neuron; for a stateless node its value on its
+sources' rest values, e.g. a Requantize's bias). Every arithmetic operation is the nodes' own;
+the engine only moves integers, chooses dtypes from the Program's bounds (int32 where the bound
+proves it safe), and counts: events and sums per neuron node, synaptic operations per weighted
+node, updates and saturations.
 
 When the Program lags its input (`latency` > 0, e.g. Loihi's one-step synaptic delays), the input
 is followed by `latency` zero steps so the last inputs reach the output.
@@ -19,7 +21,6 @@ import math
 import numpy as np
 
 from neurodeploy.engine.result import SimulationResult
-from neurodeploy.engine.timeline import delayed
 from neurodeploy.errors import UnsupportedModelError
 from neurodeploy.ir.graph import INPUT
 from neurodeploy.program.graph import Program
@@ -54,12 +55,31 @@ class _Run:
         self.states: dict[str, dict[str, np.ndarray]] = {}
         self.synapses: dict[str, SynapseCount] = {}
         self.tallies: dict[str, Tally] = {}
+        self._rest: dict[str, np.ndarray] = {}
+
+    def rest(self, name: str) -> np.ndarray:
+        """The node's output before the first step, `(1, 1, *shape)` (see the module docstring)."""
+        if name not in self._rest:
+            program = self.program
+            shape = program.input.shape if name == INPUT else program.shapes[name]
+            if name == INPUT or program.nodes[name].stateful:
+                self._rest[name] = np.zeros((1, 1, *shape), np.int64)
+            else:
+                inp = sum(self.rest(e.source) for e in program.inputs_of(name))
+                value = program.nodes[name].apply(np.asarray(inp, np.int64),
+                                                  program.input_bound(name))
+                self._rest[name] = np.asarray(value).astype(np.int64)
+        return self._rest[name]
+
+    def _delayed(self, source: str) -> np.ndarray:
+        value = self.values[source]
+        return np.concatenate([np.broadcast_to(self.rest(source), value[:1].shape).astype(
+            value.dtype), value[:-1]])
 
     def gather(self, name: str) -> np.ndarray:
         """The summed input sequence of `name`, all sources finished."""
         edges = self.program.inputs_of(name)
-        parts = [delayed(self.values[e.source]) if e.delay else self.values[e.source]
-                 for e in edges]
+        parts = [self._delayed(e.source) if e.delay else self.values[e.source] for e in edges]
         if len(parts) == 1:
             return parts[0]
         dtype = _sum_dtype(parts, self.program.input_bound(name))
@@ -136,23 +156,19 @@ class _Run:
 
     def _input_at(self, name: str, t: int, produced: dict[str, list[np.ndarray]]) -> np.ndarray:
         total = None
+        batch = self.values[INPUT].shape[1]
         for edge in self.program.inputs_of(name):
             step = t - edge.delay
-            if edge.source in produced:
-                if step < 0:
-                    continue
+            if step < 0:
+                rest = self.rest(edge.source)[0]
+                value = np.broadcast_to(rest, (batch, *rest.shape[1:]))
+            elif edge.source in produced:
                 value = produced[edge.source][step]
             else:
-                source = self.values[edge.source]
-                if step < 0:
-                    continue
-                value = source[step]
+                value = self.values[edge.source][step]
             value = value.astype(np.int64) if value.dtype.kind == "f" else value.astype(
                 np.int64, copy=False)
             total = value if total is None else total + value
-        if total is None:  # only delayed inputs at the first step
-            batch = self.values[INPUT].shape[1]
-            total = np.zeros((batch, *self.program.input_shape_of(name)), np.int64)
         return total
 
 

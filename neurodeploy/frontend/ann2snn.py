@@ -129,9 +129,10 @@ def load_ann(source: object, x: np.ndarray) -> tuple[nn.Sequential, tuple[int, .
     try:
         with torch.no_grad():
             ann(torch.from_numpy(np.asarray(x[:2], dtype=np.float32)))
-    except RuntimeError as exc:
+    except (RuntimeError, IndexError, TypeError, ValueError, AttributeError) as exc:
         raise UnsupportedModelError(f"the ANN does not run on data of shape {shape}: "
-                                    f"{str(exc).splitlines()[0][:120]}") from None
+                                    f"{str(exc).splitlines()[0][:120] if str(exc) else type(exc).__name__}"
+                                    ) from None
     return ann, shape
 
 

@@ -65,7 +65,8 @@ def node_from_module(module: nn.Module) -> ir.nodes.Node:
         return ir.LIF(_array(module.beta), _array(module.threshold), module.reset,
                       module.reset_delay)
     if isinstance(module, ndnn.CubaLIF):
-        return ir.CubaLIF(_array(module.alpha), _array(module.beta), _array(module.threshold))
+        return ir.CubaLIF(_array(module.alpha), _array(module.beta), _array(module.threshold),
+                          module.reset, module.reset_delay)
     if isinstance(module, ndnn.SNU):
         recurrent = None if module.recurrent is None else _array(module.recurrent.weight)
         return ir.SNU(_array(module.decay), _array(module.bias), recurrent, module.soft)

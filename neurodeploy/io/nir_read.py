@@ -19,10 +19,11 @@ import numpy as np
 from neurodeploy import ir
 from neurodeploy.errors import InvalidFileError, NeurodeployError, UnsupportedModelError
 from neurodeploy.io.dialects import Dialect, announce, detect_producer, resolve_dialect
+from neurodeploy.io.nir_foreign import fold_gain, foreign_neuron
 from neurodeploy.io.nir_write import PRODUCER, f32
 
 READABLE_TYPES = ("Input", "Output", "Affine", "Linear", "Conv2d", "AvgPool2d", "SumPool2d",
-                  "Flatten", "IF", "LIF", "CubaLIF", "LI")
+                  "Flatten", "IF", "LIF", "CubaLIF", "LI", "NIRGraph")
 
 
 MAX_FILE_ELEMENTS = 1 << 28
@@ -39,14 +40,7 @@ def _check_file(path: Path) -> None:
             if not isinstance(nodes, h5py.Group):
                 raise InvalidFileError(f"{path}: not a NIR graph (no node/nodes group); "
                                        "write it with nir.write or neurodeploy")
-            for name, group in nodes.items():
-                kind = group.get("type") if isinstance(group, h5py.Group) else None
-                value = kind[()] if isinstance(kind, h5py.Dataset) else b"?"
-                kind = value.decode(errors="replace") if isinstance(value, bytes) else str(value)
-                if kind not in READABLE_TYPES:
-                    raise UnsupportedModelError(
-                        f"{path}: node '{name[:60]}' has type '{kind[:40]}', which neurodeploy "
-                        f"cannot read; supported node types: {', '.join(READABLE_TYPES)}")
+            _check_types(path, nodes, "")
             datasets: list[tuple[str, h5py.Dataset]] = []
             f.visititems(lambda name, item: datasets.append((name, item))
                          if isinstance(item, h5py.Dataset) else None)
@@ -63,6 +57,24 @@ def _check_file(path: Path) -> None:
     except (OSError, RuntimeError, ValueError, TypeError, KeyError, AttributeError) as exc:
         raise InvalidFileError(f"{path}: not a readable NIR (HDF5) file, it may be truncated "
                                f"({_reason(exc)}); write it again") from None
+
+
+def _check_types(path: Path, nodes: h5py.Group, prefix: str, depth: int = 0) -> None:
+    """Every node (of nested graphs too, up to 8 deep) has a type neurodeploy reads."""
+    for name, group in nodes.items():
+        kind = group.get("type") if isinstance(group, h5py.Group) else None
+        value = kind[()] if isinstance(kind, h5py.Dataset) else b"?"
+        kind = value.decode(errors="replace") if isinstance(value, bytes) else str(value)
+        if kind not in READABLE_TYPES:
+            raise UnsupportedModelError(
+                f"{path}: node '{prefix}{name[:60]}' has type '{kind[:40]}', which neurodeploy "
+                f"cannot read; supported node types: {', '.join(READABLE_TYPES)}")
+        inner = group.get("nodes")
+        if kind == "NIRGraph":
+            if depth >= 8 or not isinstance(inner, h5py.Group):
+                raise InvalidFileError(f"{path}: node '{prefix}{name[:60]}' is a malformed or too "
+                                       "deeply nested subgraph")
+            _check_types(path, inner, f"{prefix}{name}.", depth + 1)
 
 
 def _reason(exc: BaseException) -> str:
@@ -95,7 +107,8 @@ def _neuron_from_nir(name: str, node: nir.NIRNode, recurrent: np.ndarray | None,
         return ir.LIF(f32(meta["beta"]), f32(meta["threshold"]), _text(meta["reset"]),
                       bool(meta.get("reset_delay", 1))), None
     if kind == "CubaLIF":
-        return ir.CubaLIF(f32(meta["alpha"]), f32(meta["beta"]), f32(meta["threshold"])), None
+        return ir.CubaLIF(f32(meta["alpha"]), f32(meta["beta"]), f32(meta["threshold"]),
+                          _text(meta.get("reset", "zero")), bool(meta.get("reset_delay", 0))), None
     if kind in ("SNU", "SoftSNU"):
         return ir.SNU(f32(meta["decay"]), f32(meta["bias"]), recurrent,
                       soft=kind == "SoftSNU"), None
@@ -109,74 +122,7 @@ def _neuron_from_nir(name: str, node: nir.NIRNode, recurrent: np.ndarray | None,
         raise UnsupportedModelError(
             f"node '{name}' ({type(node).__name__}) carries no neurodeploy metadata; "
             "pass a dialect (--dialect nir|snntorch|sinabs)")
-    return _foreign_neuron(name, node, dialect)
-
-
-def _no_leak_no_reset_value(name: str, node: nir.NIRNode, dialect: Dialect) -> None:
-    if hasattr(node, "v_leak") and np.any(np.asarray(node.v_leak) != 0):
-        raise UnsupportedModelError(f"node '{name}': v_leak != 0 is not supported")
-    if dialect.reset == "zero" and np.any(np.asarray(getattr(node, "v_reset", 0)) != 0):
-        raise UnsupportedModelError(f"node '{name}': v_reset != 0 is not supported")
-
-
-def _foreign_neuron(name: str, node: nir.NIRNode, dialect: Dialect
-                    ) -> tuple[ir.nodes.NeuronNode, np.ndarray]:
-    """A standard NIR neuron node as `dialect` means it (see `neurodeploy.io.dialects`)."""
-    _no_leak_no_reset_value(name, node, dialect)
-    r = np.asarray(node.r, dtype=np.float64)
-    if isinstance(node, nir.IF):
-        threshold = f32(node.v_threshold)
-        single = dialect.spike == "single"
-        min_v = -threshold if dialect.floor_at_minus_threshold else None
-        gain = r * dialect.dt
-        return ir.IAF(threshold, dialect.spike, dialect.reset, min_v,
-                      dialect.strict and single), gain
-    if dialect.name == "sinabs":
-        raise UnsupportedModelError(
-            f"node '{name}' is a {type(node).__name__}; the sinabs dialect reads IF nodes only "
-            "(sinabs LIF decays exponentially and spikes several times per step)")
-    if isinstance(node, nir.CubaLIF):
-        if dialect.name != "nir":
-            raise UnsupportedModelError(f"node '{name}' is a CubaLIF; read it with --dialect nir")
-        tau_syn = np.asarray(node.tau_syn, dtype=np.float64)
-        tau_mem = np.asarray(node.tau_mem, dtype=np.float64)
-        gain = (np.asarray(node.w_in, np.float64) * dialect.dt / tau_syn) * (r * dialect.dt / tau_mem)
-        return ir.CubaLIF((1.0 - dialect.dt / tau_syn).astype(np.float32),
-                          (1.0 - dialect.dt / tau_mem).astype(np.float32),
-                          f32(node.v_threshold)), gain
-    tau = np.asarray(node.tau, dtype=np.float64)
-    decay = (1.0 - dialect.dt / tau).astype(np.float32)
-    gain = r * dialect.dt / tau
-    if dialect.unit_gain and np.allclose(gain, 1.0, rtol=1e-3):
-        gain = np.ones_like(gain)
-    if isinstance(node, nir.LIF):
-        return ir.LIF(decay, f32(node.v_threshold), dialect.reset, dialect.reset_delay), gain
-    return ir.LI(decay), gain
-
-
-def _fold_gain(nodes: dict[str, object], edges: list[ir.Edge], name: str, gain: np.ndarray
-               ) -> None:
-    """Scale the outputs of the weighted layers feeding neuron `name` by its input gain."""
-    for edge in [e for e in edges if e.target == name]:
-        previous = nodes.get(edge.source)
-        consumers = [e for e in edges if e.source == edge.source]
-        if len(consumers) != 1 or not isinstance(previous, ir.Affine | ir.Conv2d):
-            raise UnsupportedModelError(
-                f"node '{name}' scales its input by {float(np.max(gain)):.4g} (r, tau, dt), but "
-                f"its input '{edge.source}' is not a Linear or Conv2d layer feeding only it to "
-                "fold that into; check --dt")
-        if isinstance(previous, ir.Affine):
-            factor = np.broadcast_to(gain, (previous.weight.shape[0],)).astype(np.float64)
-            previous.weight = (previous.weight * factor[:, None]).astype(np.float32)
-        else:
-            per_channel = gain.reshape(gain.shape[0], -1)
-            if np.any(per_channel != per_channel[:, :1]):
-                raise UnsupportedModelError(f"node '{name}': its input gain differs within a "
-                                            "channel of the convolution before it")
-            factor = per_channel[:, 0]
-            previous.weight = (previous.weight * factor[:, None, None, None]).astype(np.float32)
-        if previous.bias is not None:
-            previous.bias = (previous.bias * factor).astype(np.float32)
+    return foreign_neuron(name, node, dialect)
 
 
 def _pair(value: Any) -> tuple[int, int]:
@@ -250,9 +196,48 @@ def _own_loop(graph: nir.NIRGraph, name: str, following: dict[str, list[str]]) -
     return None
 
 
+def flatten_subgraphs(graph: nir.NIRGraph) -> nir.NIRGraph:
+    """The same graph with every nested NIRGraph node replaced by its nodes, named
+    `<subgraph>.<node>`: an edge into the subgraph (named by the subgraph, or by its Input node
+    as `<subgraph>.<input>`) goes to what its Input feeds, an edge out of it comes from what
+    feeds its Output."""
+    if not any(isinstance(node, nir.NIRGraph) for node in graph.nodes.values()):
+        return graph
+    nodes: dict[str, nir.NIRNode] = {}
+    entries: dict[str, list[str]] = {}
+    exits: dict[str, list[str]] = {}
+    edges: list[tuple[str, str]] = []
+    for name, node in graph.nodes.items():
+        if not isinstance(node, nir.NIRGraph):
+            nodes[name] = node
+            continue
+        inner = flatten_subgraphs(node)
+        inputs = [n for n, v in inner.nodes.items() if isinstance(v, nir.Input)]
+        outputs = [n for n, v in inner.nodes.items() if isinstance(v, nir.Output)]
+        if len(inputs) != 1 or len(outputs) != 1:
+            raise UnsupportedModelError(f"subgraph '{name}' needs exactly one Input and one "
+                                        "Output node")
+        for inner_name, inner_node in inner.nodes.items():
+            if inner_name not in (inputs[0], outputs[0]):
+                nodes[f"{name}.{inner_name}"] = inner_node
+        entry = [f"{name}.{b}" for a, b in inner.edges if a == inputs[0]]
+        leave = [f"{name}.{a}" for a, b in inner.edges if b == outputs[0]]
+        for alias in (name, f"{name}.{inputs[0]}"):
+            entries[alias] = entry
+        for alias in (name, f"{name}.{outputs[0]}"):
+            exits[alias] = leave
+        edges += [(f"{name}.{a}", f"{name}.{b}") for a, b in inner.edges
+                  if a != inputs[0] and b != outputs[0]]
+    for source, target in graph.edges:
+        edges += [(a, b) for a in exits.get(source, [source]) for b in entries.get(target, [target])]
+    return nir.NIRGraph(nodes=nodes, edges=edges, metadata=graph.metadata, type_check=False)
+
+
 def network_from_nir(graph: nir.NIRGraph, dialect: Dialect | None = None) -> ir.Network:
     """Rebuild the Network of a NIR graph: any DAG from its Input to its Output, plus cycles,
-    read as NIR means them (each cycle closed by a one-step delayed edge)."""
+    read as NIR means them (each cycle closed by a one-step delayed edge); nested subgraphs are
+    flattened first."""
+    graph = flatten_subgraphs(graph)
     if len(graph.nodes) > MAX_NODES:
         raise UnsupportedModelError(f"the NIR graph has {len(graph.nodes)} nodes, more than "
                                     f"{MAX_NODES}")
@@ -301,7 +286,7 @@ def network_from_nir(graph: nir.NIRGraph, dialect: Dialect | None = None) -> ir.
              for source, target in pairs
              if target != output_name and source not in loops and target not in loops]
     for name, gain in gains.items():
-        _fold_gain(nodes, edges, name, gain)
+        fold_gain(nodes, edges, name, gain)
     unreachable = _unreachable(nodes, edges)
     if unreachable:
         raise UnsupportedModelError(f"NIR nodes not reached from the input: {unreachable}")
@@ -319,6 +304,16 @@ def _unreachable(nodes: dict[str, object], edges: list[ir.Edge]) -> list[str]:
     return sorted(set(nodes) - reached)
 
 
+def _written_dt(graph: nir.NIRGraph) -> float | None:
+    """The time step a producer recorded in the graph's metadata (`dt`), if a positive number."""
+    meta = graph.metadata if isinstance(graph.metadata, dict) else {}
+    try:
+        value = float(np.asarray(meta.get("dt")).reshape(-1)[0]) if "dt" in meta else None
+    except (TypeError, ValueError, IndexError):
+        return None
+    return value if value is not None and np.isfinite(value) and value > 0 else None
+
+
 def read_network(path: str | Path, dialect: str | None = None, reset: str | None = None,
                  dt: float | None = None, spike: str | None = None) -> ir.Network:
     """Read a NIR file: neurodeploy's own exactly, others' in a dialect ("nir" when None).
@@ -334,9 +329,12 @@ def read_network(path: str | Path, dialect: str | None = None, reset: str | None
         producer = detect_producer(graph)
         chosen = None
         if producer != "neurodeploy":
-            chosen = resolve_dialect(dialect, reset, dt, spike)
+            written = _written_dt(graph)
+            chosen = resolve_dialect(dialect, reset, dt if dt is not None else written, spike)
             announce(path, producer, dialect, {"reset": reset, "dt": dt, "spike": spike})
-        return network_from_nir(graph, chosen)
+        network = network_from_nir(graph, chosen)
+        network.dt = None if chosen is None else chosen.dt
+        return network
     except NeurodeployError as exc:
         raise type(exc)(f"{path}: {str(exc).splitlines()[0]}") from None
     except KeyError as exc:

@@ -30,9 +30,12 @@ def _per_neuron(value: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
 
 
 def _tau(decay: np.ndarray) -> np.ndarray:
-    """NIR time constant (dt = 1, forward Euler) of a decay factor: decay = 1 - 1/tau."""
+    """NIR time constant (dt = 1, forward Euler) of a decay factor: decay = 1 - 1/tau; a decay of
+    1 (no leak) gets float32's largest tau, for which 1 - 1/tau is 1 in float32 too."""
     with np.errstate(divide="ignore"):
-        return (1.0 / (1.0 - decay.astype(np.float64))).astype(np.float32)
+        tau = 1.0 / (1.0 - decay.astype(np.float64))
+    return np.where(np.isfinite(tau) & (tau > 0), np.minimum(tau, np.finfo(np.float32).max),
+                    np.finfo(np.float32).max).astype(np.float32)
 
 
 def _neuron_to_nir(node: ir.nodes.NeuronNode, shape: tuple[int, ...]) -> nir.NIRNode:
@@ -57,7 +60,8 @@ def _neuron_to_nir(node: ir.nodes.NeuronNode, shape: tuple[int, ...]) -> nir.NIR
         alpha, beta = _per_neuron(node.alpha, shape), _per_neuron(node.beta, shape)
         tau_syn, tau_mem = _tau(alpha), _tau(beta)
         meta = {"neuron": kind, "alpha": alpha, "beta": beta,
-                "threshold": _per_neuron(node.threshold, shape)}
+                "threshold": _per_neuron(node.threshold, shape), "reset": str(node.reset),
+                "reset_delay": int(node.reset_delay)}
         return nir.CubaLIF(tau_syn=tau_syn, tau_mem=tau_mem, r=tau_mem, v_leak=zeros,
                            v_threshold=meta["threshold"], v_reset=zeros, w_in=tau_syn,
                            metadata={PRODUCER: meta})

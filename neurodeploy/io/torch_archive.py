@@ -9,6 +9,7 @@ storage it would make, so the loader can refuse a file that claims more than it 
 
 from __future__ import annotations
 
+import math
 import pickletools
 import warnings
 from _compat_pickle import IMPORT_MAPPING, NAME_MAPPING
@@ -59,6 +60,7 @@ class PickleSummary:
     globals: set[str] = field(default_factory=set)
     calls: list[Call] = field(default_factory=list)
     storages: list[StorageClaim] = field(default_factory=list)
+    nonfinite_floats: int = 0  # NaN or infinity among the layers' settings (eps, momentum, ...)
 
 
 class _Container:
@@ -119,6 +121,8 @@ def summarize_pickle(data: bytes) -> PickleSummary:
         for opcode, argument, position in pickletools.genops(data):
             name = opcode.name
             if name in _LITERAL_OPS:
+                if isinstance(argument, float) and not math.isfinite(argument):
+                    summary.nonfinite_floats += 1
                 stack.append(argument)
             elif name in _NO_ARGUMENT_OPS:
                 stack.append(_NO_ARGUMENT_OPS[name])
@@ -259,6 +263,9 @@ def check_claims(archive: TorchArchive, module_classes: frozenset[str]) -> None:
     (never a class in `module_classes`), every storage record must exist with the claimed size,
     and every tensor must fit in its storage.
     """
+    if archive.pickle.nonfinite_floats:
+        raise InvalidFileError(f"{archive.path}: {archive.pickle.nonfinite_floats} of its layers' "
+                               "settings are NaN or infinity; save the model again")
     for call in archive.pickle.calls:
         if _is_foreign(call, module_classes):
             raise InvalidFileError(f"{archive.path}: its pickle calls {call.describe()}, which a "

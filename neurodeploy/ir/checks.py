@@ -30,9 +30,11 @@ def _array(name: str, value: object) -> np.ndarray:
     return array
 
 
-def _per_neuron(name: str, value: object, shape: tuple[int, ...], positive: bool = False
-                ) -> None:
+def _per_neuron(name: str, value: object, shape: tuple[int, ...], positive: bool = False,
+                exact: bool = False) -> None:
     array = _array(name, value)
+    if exact and array.shape != tuple(shape):
+        raise ValueError(f"'{name}' has shape {array.shape}; it needs one value per neuron {shape}")
     try:
         np.broadcast_shapes(array.shape, shape)
     except ValueError:
@@ -98,14 +100,14 @@ def _neuron(node: nodes.NeuronNode, shape: tuple[int, ...]) -> None:
         _per_neuron("threshold", node.threshold, shape, positive=True)
     elif isinstance(node, nodes.SNU):
         _per_neuron("decay", node.decay, shape)
-        _per_neuron("bias", node.bias, shape)
+        _per_neuron("bias", node.bias, shape, exact=True)
         if node.recurrent is not None and _array("recurrent", node.recurrent).shape != (
                 math.prod(shape),) * 2:
             raise ValueError(f"'recurrent' must be ({math.prod(shape)}, {math.prod(shape)})")
     elif isinstance(node, nodes.SRC):
         if len(shape) != 1:
             raise ValueError(f"SRC neurons take 1-D input, got {shape}")
-        _per_neuron("bias", node.bias, shape)
+        _per_neuron("bias", node.bias, shape, exact=True)
         for name in ("alpha", "rho", "r", "rs", "z", "zs_hyp", "zs_dep", "bias_max"):
             _scalar(name, getattr(node, name))
         if node.rho <= 0:

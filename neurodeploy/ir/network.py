@@ -39,13 +39,15 @@ class Network:
     """A graph of float nodes; see the module docstring.
 
     `nodes` keeps insertion order (the order of the source model); `order` is a topological order
-    of the undelayed edges; `input_shape` is the per-step, per-sample shape of the data.
+    of the undelayed edges; `input_shape` is the per-step, per-sample shape of the data; `dt` the
+    time step a continuous-time source (a NIR file) was discretised at.
     """
 
     nodes: dict[str, Node]
     edges: tuple[Edge, ...]
     input_shape: tuple[int, ...]
     output: str
+    dt: float | None = None  # seconds per step, when the source model was in continuous time
 
     def __post_init__(self) -> None:
         self.nodes = dict(self.nodes)

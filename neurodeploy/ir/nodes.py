@@ -140,7 +140,12 @@ class CubaLIF:
     alpha: np.ndarray
     beta: np.ndarray
     threshold: np.ndarray
+    reset: Reset = Reset.ZERO
+    reset_delay: bool = False
     graded = False
+
+    def __post_init__(self) -> None:
+        self.reset = Reset(self.reset)
 
 
 @dataclass(eq=False)

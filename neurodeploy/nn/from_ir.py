@@ -51,7 +51,8 @@ def module_from_node(node: ir.nodes.Node) -> nn.Module:
     if isinstance(node, ir.LIF):
         return LIF(_tensor(node.beta), _tensor(node.threshold), node.reset, node.reset_delay)
     if isinstance(node, ir.CubaLIF):
-        return CubaLIF(_tensor(node.alpha), _tensor(node.beta), _tensor(node.threshold))
+        return CubaLIF(_tensor(node.alpha), _tensor(node.beta), _tensor(node.threshold),
+                       str(node.reset), node.reset_delay)
     if isinstance(node, ir.SNU):
         cls = SoftSNU if node.soft else SNU
         layer = cls(node.bias.shape, recurrent=node.recurrent is not None)

@@ -4,7 +4,10 @@ Each node is the `neurodeploy.nn` module of its IR node (see `neurodeploy.nn.fro
 in the Network's schedule: a node outside any recurrent loop over all time steps at once (exactly
 as the trained layer's `forward`), the nodes of a recurrent loop together, one step at a time.
 A node's input is the sum of its incoming edges in their stored order; a delayed edge contributes
-its source's value of the previous step (zero at the first step).
+its source's value of the previous step. Before the first step every node is at rest: a neuron
+outputs zero, a stateless node its value on its sources' rest values (a Linear its bias), so a
+delayed edge delivers that rest value at the first step, as a recurrent torch layer that applies
+its Linear to a zero initial state does.
 """
 
 from __future__ import annotations
@@ -29,9 +32,9 @@ class GraphRun:
     states: dict[str, dict[str, torch.Tensor]] = field(default_factory=dict)
 
 
-def _shift(value: torch.Tensor) -> torch.Tensor:
-    """`value` `(T, ...)` one step later: step t holds value[t-1], step 0 zeros."""
-    return torch.cat([torch.zeros_like(value[:1]), value[:-1]])
+def _shift(value: torch.Tensor, rest: torch.Tensor) -> torch.Tensor:
+    """`value` `(T, B, ...)` one step later: step t holds value[t-1], step 0 the rest value."""
+    return torch.cat([rest.expand_as(value[:1]), value[:-1]])
 
 
 class GraphNetwork(nn.Module):
@@ -43,6 +46,20 @@ class GraphNetwork(nn.Module):
         self.layers = nn.ModuleDict({_key(name): module_from_node(node)
                                      for name, node in network.nodes.items()})
         self.groups = network.schedule()
+        self._rest: dict[str, torch.Tensor] = {}
+
+    def rest(self, name: str) -> torch.Tensor:
+        """The node's output before the first step, `(1, 1, *shape)` (see the module docstring)."""
+        if name not in self._rest:
+            if name == ir.INPUT or isinstance(self.module(name), NeuronLayer):
+                shape = self.network.output_shape_of(name) if name != ir.INPUT \
+                    else self.network.input_shape
+                self._rest[name] = torch.zeros(1, 1, *shape)
+            else:
+                inp = sum(self.rest(edge.source) for edge in self.network.inputs_of(name))
+                with torch.no_grad():
+                    self._rest[name] = apply_per_step(self.module(name), inp)
+        return self._rest[name]
 
     def module(self, name: str) -> nn.Module:
         return self.layers[_key(name)]
@@ -54,7 +71,7 @@ class GraphNetwork(nn.Module):
         total = None
         for edge in self.network.inputs_of(name):
             value = values[edge.source]
-            value = _shift(value) if edge.delay else value
+            value = _shift(value, self.rest(edge.source)) if edge.delay else value
             total = value if total is None else total + value
         return total
 
@@ -89,18 +106,16 @@ class GraphNetwork(nn.Module):
             for name in names:
                 inp = None
                 for edge in self.network.inputs_of(name):
-                    if edge.delay:
-                        if t == 0:
-                            continue
+                    if edge.delay and t == 0:
+                        source = self.rest(edge.source)[0].expand(
+                            values[ir.INPUT].shape[1], *self.rest(edge.source).shape[2:])
+                    elif edge.delay:
                         source = (outputs[edge.source][t - 1] if edge.source in outputs
                                   else values[edge.source][t - 1])
                     else:
                         source = (outputs[edge.source][t] if edge.source in outputs
                                   else values[edge.source][t])
                     inp = source if inp is None else inp + source
-                if inp is None:  # only delayed inputs, at the first step: zeros of the right shape
-                    inp = torch.zeros(values[ir.INPUT].shape[1],
-                                      *self.network.input_shape_of(name))
                 module = self.module(name)
                 if isinstance(module, NeuronLayer):
                     state = carried.get(name) or module.initial_state(inp)

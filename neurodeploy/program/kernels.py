@@ -70,17 +70,28 @@ def lif_step(m: np.ndarray, inp: np.ndarray, beta: np.ndarray, threshold: np.nda
 
 
 def cuba_lif_step(i: np.ndarray, v: np.ndarray, inp: np.ndarray, alpha: np.ndarray,
-                  beta: np.ndarray, threshold: np.ndarray, state_bits: int
+                  beta: np.ndarray, threshold: np.ndarray, state_bits: int,
+                  reset: str = "zero", reset_delay: bool = False
                   ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """CubaLIF (`neurodeploy.nn.CubaLIF`): current decays and integrates, membrane decays and
-    integrates the current, fires (>) and resets to zero. Returns (i, v, spikes).
+    """CubaLIF (`neurodeploy.nn.CubaLIF`): the current decays and integrates; the membrane decays,
+    integrates the current and resets (from the previous step's spike with `reset_delay`: by
+    subtraction, or cleared), is saturated, fires (>); without reset delay the reset of this
+    step's spike is applied at once (then saturated). Returns (i, v, spikes).
 
-    int64 from `mul_frac` on: |i alpha|, |v beta| <= 2^31 * 2^12, plus |inp| < 2^61.
+    int64 from `mul_frac` on: |i alpha|, |v beta| <= 2^31 * 2^12, plus |inp| < 2^61 and
+    threshold < 2^31.
     """
+    fired_before = (v > threshold).astype(np.int64)
     i = saturate(mul_frac(i, alpha, DECAY_BITS) + inp, state_bits)
-    v = saturate(mul_frac(v, beta, DECAY_BITS) + i, state_bits)
+    v = mul_frac(v, beta, DECAY_BITS) + i
+    v = v - fired_before * threshold if reset == "subtract" else v * (1 - fired_before)
+    v = saturate(v, state_bits)
     spikes = (v > threshold).astype(np.int64)
-    return i, np.where(spikes > 0, 0, v), spikes
+    if not reset_delay:
+        undone = spikes - fired_before
+        v = saturate(v - undone * threshold if reset == "subtract" else v * (1 - undone),
+                     state_bits)
+    return i, v, spikes
 
 
 def snu_step(s: np.ndarray, y: np.ndarray, inp: np.ndarray, decay: np.ndarray,

@@ -131,12 +131,15 @@ class LIF(ProgramNode):
 
 @dataclass(eq=False)
 class CubaLIF(ProgramNode):
-    """Current-based LIF (`neurodeploy.nn.CubaLIF`): i = sat(alpha i + inp); v = sat(beta v + i);
-    s = v > theta; v = 0 where s (alpha, beta in Q0.12)."""
+    """Current-based LIF (`neurodeploy.nn.CubaLIF`): i = sat(alpha i + inp); v = sat(beta v + i,
+    reset by subtraction or cleared, from the previous step's spike with `reset_delay`);
+    s = v > theta; without reset delay the spike's own reset at once (alpha, beta in Q0.12)."""
 
     alpha: np.ndarray
     beta: np.ndarray
     threshold: np.ndarray
+    reset: Reset
+    reset_delay: bool
     state: Format
     unit: np.ndarray
     kind = "cubalif"
@@ -144,6 +147,9 @@ class CubaLIF(ProgramNode):
     operations = Operations(2, 2, 0, 3)
     stateful = True
     state_names = ("i", "v")
+
+    def __post_init__(self) -> None:
+        self.reset = Reset(self.reset)
 
     def output_bound(self, input_bound: float) -> float:
         return 1.0
@@ -157,12 +163,13 @@ class CubaLIF(ProgramNode):
 
     def step(self, state, inp, tally: Tally):
         i, v, s = kernels.cuba_lif_step(state[0], state[1], inp, self.alpha, self.beta,
-                                        self.threshold, self.state.bits)
+                                        self.threshold, self.state.bits, self.reset,
+                                        self.reset_delay)
         return s, (i, v)
 
     def describe(self) -> dict:
-        return {"kind": self.kind, "state": self.state.describe(),
-                "decay": "Q0.12, rounding half up"}
+        return {"kind": self.kind, "state": self.state.describe(), "reset": str(self.reset),
+                "reset_delay": self.reset_delay, "decay": "Q0.12, rounding half up"}
 
 
 @dataclass(eq=False)

@@ -253,7 +253,8 @@ class _NeuronQuantizer:
                                node.reset_delay, state, unit)
         if isinstance(node, ir.CubaLIF):
             return neurons.CubaLIF(q12(np.clip(node.alpha, 0.0, 1.0)),
-                                   q12(np.clip(node.beta, 0.0, 1.0)), threshold(), state, unit)
+                                   q12(np.clip(node.beta, 0.0, 1.0)), threshold(), node.reset,
+                                   node.reset_delay, state, unit)
         if isinstance(node, ir.SNU):
             out_bias = round_half_up(_per_neuron(node.bias, shape) / unit)
             if not node.soft:

@@ -115,7 +115,9 @@ def build_report(network: ir.Network, program: Program, reference: SimulationRes
                    "clock_hz": timing.clock_hz, "latency_s": timing.latency_s,
                    "model": timing.model},
         "time": {"steps": timing.steps, "latency_s": timing.latency_s,
-                 "step_ns": timing.step_ns},
+                 "step_ns": timing.step_ns, "model_dt_s": network.dt,
+                 "model_dt_note": "the time step the network was discretised at (from its NIR "
+                                  "file or --dt); none for a discrete-time model"},
         "memory": {"total_bytes": int(sum(cost.memory_bytes.values())),
                    "per_node": dict(cost.memory_bytes)},
         "mapping": placement.as_dict(),

@@ -47,7 +47,11 @@ def _neuron_parameters(node: ir.nodes.NeuronNode, name: str, last: bool
                        ) -> tuple[np.ndarray, float, bool, list[str]]:
     """(per-neuron threshold, voltage decay factor, readout?, approximations) of a layer."""
     notes = []
-    if isinstance(node, ir.CubaLIF):  # Loihi's own neuron: only rounding differs
+    if isinstance(node, ir.CubaLIF):  # Loihi's own neuron: with its reset, only rounding differs
+        if node.reset == "subtract":
+            notes.append(f"layer {name}: CubaLIF reset by subtraction -> reset to zero")
+        if node.reset_delay:
+            notes.append(f"layer {name}: CubaLIF reset one step late -> in the spiking step")
         return (np.asarray(node.threshold, np.float64),
                 _uniform(np.clip(node.beta, 0, 1), "beta", name), False, notes)
     if isinstance(node, ir.IAF):

@@ -178,7 +178,10 @@ def _neuron(group: h5py.Group, shape: tuple[int, ...], where: str, spec: LoihiSp
     readout = _scalar(neuron, "readout", where, 0, 1) if "readout" in neuron else 0
     scale = 1.0
     if "outputScale" in neuron:
-        scale = float(_numbers(neuron, "outputScale", where, 1).reshape(-1)[0])
+        values = _numbers(neuron, "outputScale", where, 1).reshape(-1)
+        if values.size != 1:
+            raise _Bad(f"{where}/outputScale must be one number")
+        scale = float(values[0])
         if not scale > 0:
             raise _Bad(f"{where}/outputScale must be positive")
     full = lambda value: np.full(shape, value, np.int64)  # noqa: E731
