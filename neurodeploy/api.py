@@ -19,6 +19,7 @@ from neurodeploy.engine.golden import simulate_program
 from neurodeploy.engine.reference import simulate_network
 from neurodeploy.engine.result import SimulationResult
 from neurodeploy.errors import InvalidFileError, ShapeError, UnsupportedModelError
+from neurodeploy.io.architecture import Architecture
 from neurodeploy.program.calibrate import Calibration, calibration_sample, measure
 from neurodeploy.program.graph import Program
 from neurodeploy.program.serialize import PROGRAM_JSON, PROGRAM_NPZ
@@ -29,14 +30,20 @@ MODEL_SUFFIXES = (".pt", ".pth", ".nir")
 
 
 def load(source: object, input_shape: tuple[int, ...] | None = None, dialect: str | None = None,
-         reset: str | None = None, dt: float | None = None, spike: str | None = None
-         ) -> ir.Network:
+         reset: str | None = None, dt: float | None = None, spike: str | None = None,
+         min_v: float | None = None, architecture: str | object | None = None,
+         architecture_args: dict | list | None = None) -> ir.Network:
     """A Network from an `nn.Module`, a `.pt` file (`torch.save(model)`) or a `.nir` file.
+
+    A `.pt` file of weights only (`torch.save(model.state_dict())`) needs its `architecture`:
+    "module:Class" or "path/to/file.py:Class" built with `architecture_args` (a dict of keyword
+    or a list of positional arguments), or an `nn.Module` instance the weights are loaded into
+    (a copy; the instance is left as it is).
 
     `input_shape` (per step and sample) is needed only for convolutional torch models that do not
     carry one. For NIR files of other tools, `dialect` ("snntorch", "sinabs", or None for the NIR
-    specification read literally) says how the producer meant its nodes; `reset`, `dt` and
-    `spike` override the dialect. neurodeploy's own files are always read exactly.
+    specification read literally) says how the producer meant its nodes; `reset`, `dt`, `spike`
+    and `min_v` override the dialect. neurodeploy's own files are always read exactly.
     """
     if isinstance(source, ir.Network):
         return source
@@ -52,10 +59,12 @@ def load(source: object, input_shape: tuple[int, ...] | None = None, dialect: st
         if suffix == ".nir":
             from neurodeploy.io.nir_read import read_network
 
-            return read_network(path, dialect, reset, dt, spike)
+            return read_network(path, dialect, reset, dt, spike, min_v)
         from neurodeploy.io.model_file import load_torch_file
 
-        source = load_torch_file(path)
+        source = load_torch_file(path, architecture_of(architecture, architecture_args))
+    elif architecture is not None:
+        raise UnsupportedModelError("an architecture is given only with a .pt file of weights")
     from torch import nn
 
     if isinstance(source, nn.Module):
@@ -64,6 +73,23 @@ def load(source: object, input_shape: tuple[int, ...] | None = None, dialect: st
         return network_from_torch(source, input_shape)
     raise UnsupportedModelError(
         f"cannot load a {type(source).__name__}: give an nn.Module, a .pt or a .nir path")
+
+
+def architecture_of(architecture: str | object | None,
+                    arguments: dict | list | None = None) -> Architecture | None:
+    """The Architecture a user named: "module:Class" with arguments, or an nn.Module instance."""
+    import json
+
+    from torch import nn
+
+    if architecture is None or isinstance(architecture, Architecture):
+        return architecture
+    if isinstance(architecture, nn.Module):
+        return Architecture.of_instance(architecture)
+    if isinstance(architecture, str):
+        return Architecture.parse(architecture, None if arguments is None else json.dumps(arguments))
+    raise UnsupportedModelError(f"an architecture is a 'module:Class' string or an nn.Module, "
+                                f"not a {type(architecture).__name__}")
 
 
 def save_nir(network: ir.Network | object, path: str | Path, dialect: str | None = None) -> None:
@@ -184,7 +210,8 @@ def run_executor(program: Program, directory: Path | None, x: np.ndarray, name: 
 def calibrate(network: ir.Network, x: np.ndarray) -> Calibration:
     """Ranges of every neuron state, measured by the float reference on (part of) `x`."""
     sample = calibration_sample(check_input(x, network.input_shape))
-    return measure(sample, simulate_network(network, sample, record_states=True).states)
+    run = simulate_network(network, sample, record_states=True, record_outputs=True)
+    return measure(network, sample, run.states, run.node_outputs)
 
 
 def convert(network: object, target: str = "sim", data: np.ndarray | None = None,

@@ -18,6 +18,13 @@ from pathlib import Path
 
 import click
 
+from neurodeploy.cli_models import (
+    architecture_options,
+    load_model,
+    model_options,
+    raise_usage,
+    torch_source,
+)
 from neurodeploy.cli_types import BitWidths, FiniteFloatRange
 from neurodeploy.targets.fpga import LANE_CHOICES
 
@@ -25,6 +32,7 @@ WEIGHT_BITS = click.IntRange(2, 16)
 TIMESTEPS = click.IntRange(1, 100_000)  # static data encoded into at most 100,000 steps
 ENCODINGS = ("rate", "latency", "direct")
 DEBUG_VARIABLE = "NEURODEPLOY_DEBUG"
+SATURATION_WARNING = 0.001  # warn when more than 0.1 % of a node's updates saturated
 
 
 def debug_requested() -> bool:
@@ -71,35 +79,6 @@ def friendly_errors(command: Callable) -> Callable:
             _exit(f"internal error: {type(exc).__name__}: {_first_line(exc)}{hint}", 1)
 
     return wrapper
-
-
-def raise_usage(message: str) -> None:
-    from neurodeploy.errors import NeurodeployError
-
-    raise NeurodeployError(message)
-
-
-def model_options(command: Callable) -> Callable:
-    """--dialect and its overrides, shared by every command that reads a model."""
-    options = [
-        click.option("--dialect", type=click.Choice(["nir", "snntorch", "sinabs"]), default=None,
-                     help="Producer of a foreign .nir file (default: the NIR spec, literally)."),
-        click.option("--reset", type=click.Choice(["subtract", "zero"]), default=None,
-                     help="Override the dialect's reset mechanism."),
-        click.option("--dt", type=FiniteFloatRange(min=0, min_open=True), default=None,
-                     help="Override the dialect's time step (> 0)."),
-        click.option("--spike", type=click.Choice(["single", "multi"]), default=None,
-                     help="Override the dialect's spikes per step (IF nodes)."),
-    ]
-    for option in reversed(options):
-        command = option(command)
-    return command
-
-
-def _load_model(path: Path, how: dict):
-    from neurodeploy.api import load
-
-    return load(path, dialect=how["dialect"], reset=how["reset"], dt=how["dt"], spike=how["spike"])
 
 
 def _output_classes(subject: object) -> int | None:
@@ -187,7 +166,7 @@ def simulate(model: Path, input_path: Path, output: Path | None, timesteps: int 
     elif executor is not None:
         raise_usage(f"--executor {executor} runs an OUT/ directory written by convert")
     else:
-        subject = _load_model(model, how)
+        subject = load_model(model, how)
         shape = subject.input_shape
     data = load_data(input_path, shape, timesteps, encoding, classes=_output_classes(subject))
     if executor is not None:
@@ -202,6 +181,8 @@ def simulate(model: Path, input_path: Path, output: Path | None, timesteps: int 
                + (f"; {executor}: {result.cycles} cycles" if result.cycles is not None else ""))
     if data.y is not None:
         click.echo(f"accuracy {result.accuracy(data.y):.4f}")
+    _warn_saturation({name: tally.saturated / tally.updates
+                      for name, tally in result.tallies.items() if tally.updates})
     if output is not None:
         write_result_npz(output, result.to_npz_dict(), inputs)
         click.echo(f"wrote {output}")
@@ -219,12 +200,16 @@ def _target_help() -> str:
 @click.option("-o", "--output", type=click.Path(path_type=Path),
               help="Output directory (default: <model stem>-<target>/).")
 @click.option("--data", type=click.Path(path_type=Path), help="Calibration/evaluation .npz.")
+@click.option("--calib", type=click.Path(path_type=Path), default=None,
+              help="Separate calibration .npz (default: calibrate on --data).")
 @click.option("--timesteps", type=TIMESTEPS, default=None,
               help="Steps to encode static data into (default 20; 32 for an ANN).")
 @click.option("--encoding", type=click.Choice(ENCODINGS), default="rate", show_default=True,
               help="Encoding of static data (an ANN always gets direct input).")
 @click.option("--weight-bits", type=WEIGHT_BITS, default=None,
               help="Weight bits (target default: sim and loihi 8; fpga: the data-path width, 16).")
+@click.option("--state-bits", type=click.IntRange(2, 32), default=None,
+              help="sim: width of neuron states (default 24).")
 @click.option("--lanes", type=click.Choice(LANE_CHOICES), default=None,
               help="fpga: MAC lanes (default 4).")
 @click.option("--multi-chip", is_flag=True, default=None,
@@ -233,13 +218,15 @@ def _target_help() -> str:
 @click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
 @friendly_errors
 def convert(model: Path, target: str, output: Path | None, data: Path | None,
-            timesteps: int | None, encoding: str, weight_bits: int | None, lanes: int | None,
-            multi_chip: bool | None, as_json: bool, **how) -> None:
+            calib: Path | None, timesteps: int | None, encoding: str, weight_bits: int | None,
+            state_bits: int | None, lanes: int | None, multi_chip: bool | None, as_json: bool,
+            **how) -> None:
     """Convert MODEL for a target; writes OUT/ with model.nir, the program, reports.
 
     MODEL may also be a ReLU ANN (.onnx, or a .pt with ReLU layers): it is converted to a
     single-spike SNN first (see `ann2snn`; direct input over --timesteps, default 32).
     """
+    from neurodeploy.api import load
     from neurodeploy.artifacts import check_output_directory
     from neurodeploy.io.data import load_data
     from neurodeploy.pipeline import deploy, is_ann, snn_from_ann
@@ -247,21 +234,25 @@ def convert(model: Path, target: str, output: Path | None, data: Path | None,
 
     get_target(target)
     out = output or Path(f"{model.stem}-{target}")
-    check_output_directory(out, (model, data))
-    if is_ann(model):
+    check_output_directory(out, (model, data, calib))
+    source = torch_source(model, how)
+    if is_ann(source):
         if data is None:
             raise_usage("converting an ANN needs --data D.npz with static x (B, *features)")
-        network, x, y = snn_from_ann(model, data, timesteps)
+        network, x, y = snn_from_ann(source, data, timesteps)
     else:
-        network = _load_model(model, how)
+        network = load_model(model, how) if source is model else load(source)
         if data is None:
             raise_usage("convert needs --data D.npz to calibrate the quantization")
         dataset = load_data(data, network.input_shape, timesteps, encoding,
                             classes=_output_classes(network))
         x, y = dataset.x, dataset.y
-    options = {"weight_bits": weight_bits, "lanes": lanes, "multi_chip": multi_chip}
+    calibration = None if calib is None else load_data(calib, network.input_shape, timesteps,
+                                                       encoding).x
+    options = {"weight_bits": weight_bits, "state_bits": state_bits, "lanes": lanes,
+               "multi_chip": multi_chip}
     report = deploy(network, target, out, x, y, {k: v for k, v in options.items() if v is not None},
-                    (model, data))
+                    (model, data, calib), calibration)
     if as_json:
         click.echo(json.dumps(report, indent=1, sort_keys=True))
         return
@@ -271,6 +262,17 @@ def convert(model: Path, target: str, output: Path | None, data: Path | None,
         click.echo(f"accuracy: float {100 * accuracy['float']:.2f} %, deployed "
                    f"{100 * accuracy['quantized']:.2f} % ({accuracy['delta_pp']:+.2f} pp)")
     click.echo(_summary(report))
+    _warn_saturation({name: entry["fraction_of_updates"]
+                      for name, entry in report["saturation"].items()})
+
+
+def _warn_saturation(fractions: dict[str, float]) -> None:
+    """One warning line per node whose saturated updates (or clipped outputs) exceed 0.1 %."""
+    for name, fraction in fractions.items():
+        if fraction > SATURATION_WARNING:
+            click.echo(f"warning: node {name}: {100 * fraction:.2f} % of its updates saturated "
+                       "the state format (or clipped the output); widen the state bits "
+                       "(state_bits) or check the calibration data", err=True)
 
 
 def _summary(report: dict) -> str:
@@ -314,7 +316,7 @@ def report(model: Path, data: Path, target: str, bits: tuple[int, ...], output: 
 
     out = output or Path(f"{model.stem}-{target}-report")
     check_output_directory(out, (model, data))
-    network = _load_model(model, how)
+    network = load_model(model, how)
     dataset = load_data(data, network.input_shape, timesteps, encoding,
                         classes=_output_classes(network))
     if sys.stderr.isatty():  # progress for people; piped stderr keeps errors to one line
@@ -345,9 +347,10 @@ def report(model: Path, data: Path, target: str, bits: tuple[int, ...], output: 
               show_default=True,
               help="Activation percentile that normalisation maps to the threshold.")
 @click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
+@architecture_options
 @friendly_errors
 def ann2snn(ann: Path, data: Path, output: Path | None, timesteps: int, spike: str,
-            encoding: str, percentile: float, as_json: bool) -> None:
+            encoding: str, percentile: float, as_json: bool, **how) -> None:
     """Convert a ReLU ANN (.pt or .onnx) into an SNN of IAF neurons; writes it and a report."""
     from neurodeploy.artifacts import check_output_files, output_files
     from neurodeploy.frontend.ann2snn import ann2snn as convert_ann
@@ -359,8 +362,8 @@ def ann2snn(ann: Path, data: Path, output: Path | None, timesteps: int, spike: s
         raise_usage(f"-o must end in .pt or .nir, got {out.name}")
     check_output_files(out, (ann, data))
     x, y = read_static(data, encoding)
-    conversion = convert_ann(ann, x, y, timesteps=timesteps, spike=spike, percentile=percentile,
-                             encoding=encoding)
+    conversion = convert_ann(torch_source(ann, how), x, y, timesteps=timesteps, spike=spike,
+                             percentile=percentile, encoding=encoding)
     with output_files(out, (ann, data)) as staging:
         names = write_conversion(conversion, staging, out.name)
     report = conversion.report

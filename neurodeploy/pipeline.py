@@ -18,6 +18,7 @@ from neurodeploy.engine.golden import simulate_program
 from neurodeploy.engine.reference import simulate_network
 from neurodeploy.errors import UnsupportedModelError
 from neurodeploy.io.nir_write import write_network
+from neurodeploy.program.calibrate import MAX_SAMPLES
 from neurodeploy.program.graph import Program
 from neurodeploy.program.nir import write_program_nir
 from neurodeploy.program.serialize import save_program
@@ -38,15 +39,21 @@ def evaluate(network: ir.Network, program: Program, x: np.ndarray,
 
 
 def deploy(network: ir.Network, target: str, out: Path, x: np.ndarray, labels: np.ndarray | None,
-           options: dict, inputs: Sequence[Path | None] = ()) -> dict:
-    """Convert and write OUT/: model.nir, program.{json,npz,nir}, the target's artifacts,
-    mapping.json, report.{json,md} and last neurodeploy-manifest.json. OUT is swapped in whole
+           options: dict, inputs: Sequence[Path | None] = (),
+           calibration: np.ndarray | None = None) -> dict:
+    """Convert (calibrating on `calibration`, or on `x` when None) and evaluate on `x`; write
+    OUT/: model.nir, program.{json,npz,nir}, the target's artifacts, mapping.json,
+    report.{json,md} and last neurodeploy-manifest.json. OUT is swapped in whole
     (`neurodeploy.artifacts.output_directory`): it may not hold or be one of `inputs` (the files
     the network and data came from). Returns the report."""
     x = check_input(x, network.input_shape)
-    program = convert(network, target, x, **options)
+    calibration = x if calibration is None else check_input(calibration, network.input_shape)
+    program = convert(network, target, calibration, **options)
     chosen = get_target(target)
     report = evaluate(network, program, x, labels)
+    report["calibration"] = {"samples": int(min(calibration.shape[1], MAX_SAMPLES)),
+                             "data": "the evaluation data" if calibration is x
+                             else "separate calibration data"}
     with output_directory(Path(out), inputs, OutputKind.CONVERT) as staging:
         try:
             write_network(network, staging / "model.nir")
@@ -88,13 +95,17 @@ def bit_sweep(network: ir.Network, x: np.ndarray, labels: np.ndarray | None, tar
             "rows": rows}
 
 
-def is_ann(path: Path) -> bool:
-    """True for an .onnx file or a .pt model holding ReLU layers (an ANN to convert first)."""
+def is_ann(source: Path | object) -> bool:
+    """True for an .onnx file, or an nn.Module or .pt model holding ReLU layers (an ANN to
+    convert first)."""
     from torch import nn
 
     from neurodeploy.io.model_file import load_torch_file
 
-    suffix = Path(path).suffix.lower()
+    if isinstance(source, nn.Module):
+        return any(isinstance(m, nn.ReLU) for m in source.modules())
+    path = Path(source)
+    suffix = path.suffix.lower()
     if suffix == ".onnx":
         return True
     if suffix not in (".pt", ".pth") or not Path(path).is_file():
@@ -102,7 +113,7 @@ def is_ann(path: Path) -> bool:
     return any(isinstance(m, nn.ReLU) for m in load_torch_file(Path(path)).modules())
 
 
-def snn_from_ann(path: Path, data_path: Path, timesteps: int | None
+def snn_from_ann(source: Path | object, data_path: Path, timesteps: int | None
                  ) -> tuple[ir.Network, np.ndarray, np.ndarray | None]:
     """ann2snn with its defaults on static data; returns the SNN and the data it should see."""
     from neurodeploy.frontend.ann2snn import ann2snn
@@ -110,7 +121,7 @@ def snn_from_ann(path: Path, data_path: Path, timesteps: int | None
 
     x, y = read_static(data_path)
     steps = 32 if timesteps is None else timesteps
-    conversion = ann2snn(path, x, y, timesteps=steps, spike="single")
+    conversion = ann2snn(source, x, y, timesteps=steps, spike="single")
     return conversion.network, encode(x, steps, "direct"), y
 
 

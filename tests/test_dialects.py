@@ -91,6 +91,48 @@ def test_snntorch_files_reproduce_snntorch(sizes, shared_beta, reset, tmp_path):
     assert expected.sum() > 0
 
 
+def test_snntorch_conv_avgpool_leaky_reproduces_snntorch(tmp_path):
+    """Conv2d-Leaky-AvgPool2d twice, then a Conv2d-Leaky readout, exported by snnTorch itself:
+    every layer's spikes equal snnTorch's. (snnTorch 1.0.0 exports a conv net only from an
+    unbatched sample, with per-neuron beta and threshold and tuple pool sizes, and cannot export
+    a Flatten from it.)"""
+    from neurodeploy.engine.reference import simulate_network
+
+    torch.manual_seed(5)
+    shapes = [(4, 8, 8), (8, 4, 4), (6, 1, 1)]
+    neurons = [snn.Leaky(beta=torch.rand(*shape) * 0.4 + 0.55, threshold=torch.ones(*shape),
+                         init_hidden=True) for shape in shapes]
+    net = torch.nn.Sequential(
+        torch.nn.Conv2d(1, 4, 3, padding=1), neurons[0], torch.nn.AvgPool2d((2, 2)),
+        torch.nn.Conv2d(4, 8, 3, padding=1), neurons[1], torch.nn.AvgPool2d((2, 2)),
+        torch.nn.Conv2d(8, 6, 2), neurons[2])
+    with torch.no_grad():
+        for layer in net:
+            if isinstance(layer, torch.nn.Conv2d):
+                layer.weight.mul_(4.0)
+    x = (torch.rand(STEPS, BATCH, 1, 8, 8, generator=torch.Generator().manual_seed(2)) < 0.4).float()
+    snn_utils.reset(net)
+    expected = []
+    with torch.no_grad():
+        for step in x:
+            value, spikes = step, []
+            for layer in net:
+                value = layer(value)
+                if isinstance(layer, snn.Leaky):
+                    spikes.append(value)
+            expected.append(spikes)
+    expected = [torch.stack([s[i] for s in expected]).numpy() for i in range(len(shapes))]
+    nir.write(str(tmp_path / "conv.nir"), export_to_nir(net, x[0, 0]))
+    network = load_quietly(tmp_path / "conv.nir", dialect="snntorch")
+    result = simulate_network(network, x.numpy(), record_outputs=True)
+    lifs = [layer.name for layer in network.neuron_layers]
+    mismatches = [int((result.node_outputs[name].reshape(spikes.shape) != spikes).sum())
+                  for name, spikes in zip(lifs, expected, strict=True)]
+    print(f"snnTorch conv: {[int(s.sum()) for s in expected]} spikes, {mismatches} mismatches")
+    assert all(spikes.sum() > 10 for spikes in expected)
+    assert mismatches == [0, 0, 0]
+
+
 def sinabs_ann(kind: str) -> tuple[torch.nn.Sequential, tuple[int, ...]]:
     torch.manual_seed(3)
     if kind == "mlp":

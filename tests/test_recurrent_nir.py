@@ -17,7 +17,7 @@ from snntorch.export_nir import export_to_nir
 
 import neurodeploy as nd
 from neurodeploy.engine.reference import simulate_network
-from neurodeploy.errors import NeurodeployError
+from neurodeploy.errors import NeurodeployError, UnsupportedModelError
 
 HIDDEN, OUT, IN, STEPS, BATCH = 20, 5, 8, 40, 32
 
@@ -102,6 +102,14 @@ def test_snntorch_recurrent_and_synaptic_exports_reproduce_snntorch(kind, reset,
     print(f"{kind} ({reset}): {int(hidden.sum())} hidden spikes, {mismatches} mismatches")
     assert hidden.sum() > 50 and out.sum() > 5
     assert mismatches == 0
+
+
+def test_snntorch_rleaky_with_reset_to_zero_is_refused_not_guessed(tmp_path):
+    """RLeaky's reset to zero clears the step's input too: not implemented, so refused."""
+    model = SnnTorchNet("rleaky", "zero").eval()
+    nir.write(str(tmp_path / "net.nir"), export_to_nir(model, torch.zeros(1, IN), ignore_dims=[0]))
+    with pytest.raises(UnsupportedModelError, match="RLeaky with reset to zero"):
+        nd.load(tmp_path / "net.nir", dialect="snntorch", reset="zero")
 
 
 def _braille_like(reset: str) -> tuple[torch.nn.Module, nir.NIRGraph]:

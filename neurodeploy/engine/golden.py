@@ -192,7 +192,8 @@ def simulate_program(program: Program, x: np.ndarray, record_states: bool = Fals
     if lag:
         x = np.concatenate([x, np.zeros((lag, *x.shape[1:]), dtype=x.dtype)])
     run = _Run(program, record_states, record_outputs, event_driven)
-    run.values[INPUT] = program.quantize_input(x)
+    run.tallies[INPUT] = Tally()  # inputs beyond the input format saturate too
+    run.values[INPUT] = program.input.quantize(x, run.tallies[INPUT])
     steps = x.shape[0]
     for group in program.schedule:
         if group.stepwise:

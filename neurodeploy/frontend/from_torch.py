@@ -1,33 +1,22 @@
-"""torch module -> Network: map each supported layer to its IR node, parameters copied exactly."""
+"""torch module -> Network: a (nested) Sequential as a chain, any other module traced."""
 
 from __future__ import annotations
 
-import numpy as np
-import torch
 from torch import nn
 
 from neurodeploy import ir
 from neurodeploy import nn as ndnn
 from neurodeploy.errors import UnsupportedModelError
-
-SKIPPED = (nn.Identity, nn.Dropout)
-
-
-def _array(tensor: torch.Tensor | float | None) -> np.ndarray | None:
-    if tensor is None:
-        return None
-    return torch.as_tensor(tensor).detach().cpu().to(torch.float32).numpy().copy()
-
-
-def _pair(value: int | tuple[int, ...]) -> tuple[int, int]:
-    return (value, value) if isinstance(value, int) else (int(value[0]), int(value[1]))
+from neurodeploy.frontend.layers import SKIPPED, infer_input_shape, node_of
 
 
 def _flatten_children(module: nn.Module, prefix: str = "") -> list[tuple[str, nn.Module]]:
-    """Children of (nested) Sequential containers as (dotted name, layer) pairs, in order."""
+    """Children of (nested) Sequential containers as (dotted name, layer) pairs, in order;
+    a PerStep wrapper stands for the layer it wraps."""
     items = []
     for name, child in module.named_children():
         full = f"{prefix}{name}"
+        child = child.layer if isinstance(child, ndnn.PerStep) else child
         if isinstance(child, nn.Sequential):
             items.extend(_flatten_children(child, f"{full}."))
         else:
@@ -35,91 +24,28 @@ def _flatten_children(module: nn.Module, prefix: str = "") -> list[tuple[str, nn
     return items
 
 
-def node_from_module(module: nn.Module) -> ir.nodes.Node:
-    """The IR node of one torch layer, or UnsupportedModelError naming the class."""
-    if isinstance(module, nn.Linear):
-        return ir.Affine(_array(module.weight), _array(module.bias))
-    if isinstance(module, nn.Conv2d):
-        if module.padding_mode != "zeros" or isinstance(module.padding, str):
-            raise UnsupportedModelError(
-                "Conv2d needs numeric zero padding; use padding=(p, p) with padding_mode='zeros'")
-        return ir.Conv2d(_array(module.weight), _array(module.bias), _pair(module.stride),
-                         _pair(module.padding), _pair(module.dilation), int(module.groups))
-    if isinstance(module, nn.AvgPool2d):
-        if module.ceil_mode or not module.count_include_pad or module.divisor_override not in (
-                None, 1):
-            raise UnsupportedModelError("AvgPool2d needs ceil_mode=False, count_include_pad=True "
-                                        "and divisor_override None (average) or 1 (sum)")
-        kernel = _pair(module.kernel_size)
-        stride = _pair(module.stride if module.stride is not None else module.kernel_size)
-        pool = ir.SumPool2d if module.divisor_override == 1 else ir.AvgPool2d
-        return pool(kernel, stride, _pair(module.padding))
-    if isinstance(module, nn.Flatten):
-        if module.start_dim != 1 or module.end_dim != -1:
-            raise UnsupportedModelError("Flatten must flatten all features (start_dim=1, end_dim=-1)")
-        return ir.Flatten()
-    if isinstance(module, ndnn.IAF):
-        return ir.IAF(_array(module.threshold), module.spike, module.reset, _array(module.min_v),
-                      module.strict)
-    if isinstance(module, ndnn.LIF):
-        return ir.LIF(_array(module.beta), _array(module.threshold), module.reset,
-                      module.reset_delay)
-    if isinstance(module, ndnn.CubaLIF):
-        return ir.CubaLIF(_array(module.alpha), _array(module.beta), _array(module.threshold),
-                          module.reset, module.reset_delay)
-    if isinstance(module, ndnn.SNU):
-        recurrent = None if module.recurrent is None else _array(module.recurrent.weight)
-        return ir.SNU(_array(module.decay), _array(module.bias), recurrent, module.soft)
-    if isinstance(module, ndnn.SRC):
-        return ir.SRC(_array(module.bias), module.alpha, module.rho, module.r, module.rs,
-                      module.z, module.zs_hyp, module.zs_dep, module.bias_max)
-    if isinstance(module, ndnn.LI):
-        return ir.LI(_array(module.alpha))
-    if isinstance(module, nn.GRU | ndnn.GRU):
-        cell = module.cell if isinstance(module, ndnn.GRU) else module
-        if cell.num_layers != 1 or cell.bidirectional or cell.batch_first or not cell.bias:
-            raise UnsupportedModelError("GRU layers must be single-layer, unidirectional, "
-                                        "time-major (batch_first=False) and have biases")
-        return ir.GRU(_array(cell.weight_ih_l0), _array(cell.weight_hh_l0), _array(cell.bias_ih_l0),
-                      _array(cell.bias_hh_l0))
-    if isinstance(module, nn.ReLU):
-        raise UnsupportedModelError(
-            "ReLU is an ANN activation: convert the ANN with `neurodeploy ann2snn` first")
-    raise UnsupportedModelError(
-        f"unsupported layer {type(module).__module__}.{type(module).__name__}: supported are "
-        "Linear, Conv2d, AvgPool2d, Flatten, GRU and neurodeploy.nn IAF, LIF, SNU, SoftSNU, SRC, "
-        "LI")
-
-
-def _infer_input_shape(first: nn.Module) -> tuple[int, ...] | None:
-    if isinstance(first, nn.Linear):
-        return (first.in_features,)
-    if isinstance(first, nn.GRU):
-        return (first.input_size,)
-    return None
-
-
 def network_from_torch(
     module: nn.Module, input_shape: tuple[int, ...] | None = None
 ) -> ir.Network:
-    """Build the Network of a (nested) `nn.Sequential` / `neurodeploy.nn.Sequential`.
+    """Build the Network of a (nested) `nn.Sequential` / `neurodeploy.nn.Sequential`, or of any
+    other `nn.Module` by tracing its forward (`neurodeploy.frontend.trace`).
 
     `input_shape` is the per-step sample shape; it is inferred for networks that start with a
     Linear layer, read from `neurodeploy.nn.Sequential(..., input_shape=...)`, or must be given.
     """
     if isinstance(module, nn.GRU | ndnn.GRU):  # a bare GRU is a one-layer network
-        node = _node_of("0", module)
+        node = node_of("0", module)
         return ir.Network.chain([ir.Layer("0", node)], (node.weight_ih.shape[1],))
     if isinstance(module, ndnn.NeuronLayer):
         raise UnsupportedModelError("a bare neuron layer is not a network: wrap it in nn.Sequential")
     if not isinstance(module, nn.Sequential):
-        raise UnsupportedModelError(
-            f"the model is a {type(module).__name__}; neurodeploy reads nn.Sequential or "
-            "neurodeploy.nn.Sequential models")
+        from neurodeploy.frontend.trace import network_from_trace
+
+        return network_from_trace(module, input_shape)
     children = [(n, m) for n, m in _flatten_children(module) if not isinstance(m, SKIPPED)]
     if not children:
         raise UnsupportedModelError("the model has no layers")
-    shape = input_shape or getattr(module, "input_shape", None) or _infer_input_shape(children[0][1])
+    shape = input_shape or getattr(module, "input_shape", None) or infer_input_shape(children[0][1])
     if shape is None:
         raise UnsupportedModelError(
             "cannot infer the input shape of a network that starts with "
@@ -127,18 +53,5 @@ def network_from_torch(
             "neurodeploy.nn.Sequential(..., input_shape=(C, H, W)) or pass input_shape")
     if not isinstance(shape, tuple | list) or not all(isinstance(d, int) for d in shape):
         raise UnsupportedModelError(f"the model's input shape {shape!r} is not a tuple of ints")
-    layers = [ir.Layer(name, _node_of(name, child)) for name, child in children]
+    layers = [ir.Layer(name, node_of(name, child)) for name, child in children]
     return ir.Network.chain(layers, tuple(shape))
-
-
-def _node_of(name: str, module: nn.Module) -> ir.nodes.Node:
-    """node_from_module, with a module whose attributes are broken (a damaged or hand-edited
-    file) refused in one line naming the layer."""
-    try:
-        return node_from_module(module)
-    except UnsupportedModelError:
-        raise
-    except (AttributeError, TypeError, ValueError, RuntimeError, IndexError) as exc:
-        raise UnsupportedModelError(f"layer '{name}' ({type(module).__name__}) is malformed: "
-                                    f"{str(exc).splitlines()[0][:120] if str(exc) else type(exc).__name__}"
-                                    ) from None

@@ -24,7 +24,8 @@ class Dialect:
     r dt for IF). Reset: `reset` ("subtract" or "zero", to v_reset = 0), `reset_delay` (the
     reset acts one step after the spike). Spikes: `spike` ("single" or "multi"), `strict`
     (v > threshold rather than >=). `floor_at_minus_threshold`: IF membranes never go below
-    -threshold. `unit_gain`: the producer's r is meant to give an input gain of exactly 1.
+    -threshold (unless `min_v` names the floor). `unit_gain`: the producer's r is meant to give
+    an input gain of exactly 1.
     """
 
     name: str
@@ -36,6 +37,7 @@ class Dialect:
     floor_at_minus_threshold: bool
     unit_gain: bool
     description: str
+    min_v: float | None = None  # an explicit IF membrane floor, overriding the dialect's
 
 
 DIALECTS: dict[str, Dialect] = {
@@ -52,7 +54,7 @@ DIALECTS: dict[str, Dialect] = {
 
 
 def resolve_dialect(name: str | None, reset: str | None = None, dt: float | None = None,
-                    spike: str | None = None) -> Dialect:
+                    spike: str | None = None, min_v: float | None = None) -> Dialect:
     """The named dialect ("nir" for None) with explicit overrides applied."""
     key = name or "nir"
     if key not in DIALECTS:
@@ -71,6 +73,10 @@ def resolve_dialect(name: str | None, reset: str | None = None, dt: float | None
         if spike not in ("single", "multi"):
             raise UnsupportedModelError(f"--spike must be single or multi, got {spike!r}")
         dialect = replace(dialect, spike=spike, strict=dialect.strict and spike == "single")
+    if min_v is not None:
+        if not np.isfinite(min_v) or min_v > 0:
+            raise UnsupportedModelError(f"--min-v must be a finite number <= 0, got {min_v}")
+        dialect = replace(dialect, min_v=float(min_v))
     return dialect
 
 
@@ -107,3 +113,8 @@ def announce(path: object, producer: str | None, requested: str | None, override
         warnings.warn("sinabs's exporter does not record the spike function; assuming "
                       "MultiSpike, as sinabs.from_nir does (pass --spike single for SingleSpike)",
                       NeurodeployWarning, stacklevel=3)
+    if requested == "sinabs" and overrides.get("min_v") is None and overrides.get("thresholds"):
+        warnings.warn("sinabs's exporter drops min_v_mem; reading the file as sinabs.from_nir "
+                      "does, with each membrane floored at -threshold, although thresholds here "
+                      "are not 1 and a network built by sinabs.from_model floors at -1 (pass "
+                      "--min-v -1, or the floor your model had)", NeurodeployWarning, stacklevel=3)

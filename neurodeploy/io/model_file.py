@@ -18,11 +18,12 @@ from torch import nn
 
 from neurodeploy import nn as ndnn
 from neurodeploy.errors import InvalidFileError, NeurodeployError, UnsupportedModelError
+from neurodeploy.io.architecture import Architecture
 from neurodeploy.io.torch_archive import check_claims, read_torch_archive
 
 ALLOWED_CLASSES: tuple[type, ...] = (
     nn.Sequential, nn.Linear, nn.Conv2d, nn.AvgPool2d, nn.Flatten, nn.Identity, nn.Dropout, nn.ReLU,
-    nn.BatchNorm1d, nn.BatchNorm2d, nn.GRU, ndnn.GRU,
+    nn.BatchNorm1d, nn.BatchNorm2d, nn.GRU, ndnn.GRU, ndnn.PerStep,
     ndnn.Sequential, ndnn.IAF, ndnn.CubaLIF, ndnn.LIF, ndnn.SNU, ndnn.SoftSNU, ndnn.SRC, ndnn.LI,
     set,
 )
@@ -41,7 +42,7 @@ MODULE_CLASSES = frozenset(_qualified(c) for c in ALLOWED_CLASSES if issubclass(
 _REFERENCE_ARGS: dict[type, tuple] = {
     nn.Linear: (1, 1), nn.Conv2d: (1, 1, 1), nn.AvgPool2d: (1,), nn.BatchNorm1d: (1,),
     nn.BatchNorm2d: (1,), nn.GRU: (1, 1), ndnn.GRU: (1, 1), ndnn.SNU: (1,), ndnn.SoftSNU: (1,),
-    ndnn.SRC: (1,),
+    ndnn.SRC: (1,), ndnn.PerStep: (nn.Identity(),),
 }
 
 
@@ -128,13 +129,19 @@ def refuse_unknown_globals(path: Path, unknown: list[str]) -> None:
         f"{supported_layers()}; or export the model to NIR with its library and give the .nir")
 
 
-def load_torch_file(path: Path) -> nn.Module:
+def load_torch_file(path: Path, architecture: Architecture | None = None) -> nn.Module:
     """Load a whole model saved with `torch.save(model)`, refusing any class outside the allowlist
-    and any file that claims more parameters than it holds."""
+    and any file that claims more parameters than it holds; or, given the `architecture`, the
+    weights saved with `torch.save(model.state_dict())` into a fresh instance of it."""
     archive = read_torch_archive(path)
     with torch.serialization.safe_globals(list(ALLOWED_CLASSES)):
         try:
-            refuse_unknown_globals(path, torch.serialization.get_unsafe_globals_in_checkpoint(path))
+            unknown = torch.serialization.get_unsafe_globals_in_checkpoint(path)
+            if architecture is not None and unknown:
+                raise UnsupportedModelError(
+                    f"{path} holds pickled classes ({', '.join(sorted(unknown)[:2])}); with --arch "
+                    "give the weights only: torch.save(model.state_dict(), path)")
+            refuse_unknown_globals(path, unknown)
             check_claims(archive, MODULE_CLASSES)
             obj = torch.load(path, weights_only=True, map_location="cpu")
         except NeurodeployError:
@@ -145,10 +152,12 @@ def load_torch_file(path: Path) -> nn.Module:
             raise InvalidFileError(
                 f"{path}: not a readable torch file ({first_line[:160]}); "
                 "save the model with torch.save(model)") from None
+    if architecture is not None:
+        return architecture.with_weights(path, obj)
     if isinstance(obj, dict):
         raise UnsupportedModelError(
-            f"{path} holds a state_dict, which has no architecture; save the whole model "
-            "with torch.save(model)")
+            f"{path} holds a state_dict, which has no architecture; name its class with --arch "
+            "module:Class (and --arch-args), or save the whole model with torch.save(model)")
     if not isinstance(obj, nn.Module):
         raise UnsupportedModelError(
             f"{path} holds a {type(obj).__name__}, not a model; save it with torch.save(model)")

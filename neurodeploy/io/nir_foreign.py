@@ -33,7 +33,8 @@ def foreign_neuron(name: str, node: nir.NIRNode, dialect: Dialect
     if isinstance(node, nir.IF):
         threshold = f32(node.v_threshold)
         single = dialect.spike == "single"
-        min_v = -threshold if dialect.floor_at_minus_threshold else None
+        min_v = (np.full_like(threshold, dialect.min_v) if dialect.min_v is not None
+                 else -threshold if dialect.floor_at_minus_threshold else None)
         gain = r * dialect.dt
         return ir.IAF(threshold, dialect.spike, dialect.reset, min_v,
                       dialect.strict and single), gain

@@ -130,6 +130,14 @@ def _pair(value: Any) -> tuple[int, int]:
 
 
 def _synapse_from_nir(node: nir.NIRNode) -> ir.nodes.SynapseNode:
+    norm = _meta(node).get("batchnorm")
+    if isinstance(norm, dict) and isinstance(node, nir.Affine | nir.Conv2d):
+        try:
+            return ir.BatchNorm(*(f32(norm[key]) for key in ("mean", "var", "weight", "bias")),
+                                eps=float(norm["eps"]), spatial=isinstance(node, nir.Conv2d))
+        except (KeyError, TypeError, ValueError):
+            raise UnsupportedModelError("a BatchNorm's statistics in the metadata are incomplete; "
+                                        "export the model again") from None
     if isinstance(node, nir.Affine):
         return ir.Affine(f32(node.weight), f32(node.bias))
     if isinstance(node, nir.Linear):
@@ -287,10 +295,39 @@ def network_from_nir(graph: nir.NIRGraph, dialect: Dialect | None = None) -> ir.
              if target != output_name and source not in loops and target not in loops]
     for name, gain in gains.items():
         fold_gain(nodes, edges, name, gain)
+    _refuse_rleaky_reset_to_zero(nodes, edges, dialect)
     unreachable = _unreachable(nodes, edges)
     if unreachable:
         raise UnsupportedModelError(f"NIR nodes not reached from the input: {unreachable}")
     return ir.Network(nodes, tuple(edges), input_shape, ends[0])
+
+
+def _refuse_rleaky_reset_to_zero(nodes: dict[str, object], edges: list[ir.Edge],
+                                 dialect: Dialect | None) -> None:
+    """snnTorch's RLeaky resets to zero by clearing the whole new membrane, the step's input
+    included, (1 - r) (beta m + I), unlike Leaky's beta (1 - r) m + I, which neurodeploy's LIF
+    computes: an LIF on a cycle read as snnTorch's with reset to zero is refused, not guessed."""
+    if dialect is None or dialect.name != "snntorch" or dialect.reset != "zero":
+        return
+    for name, node in nodes.items():
+        if isinstance(node, ir.LIF) and _on_cycle(name, edges):
+            raise UnsupportedModelError(
+                f"node '{name}' is an snnTorch RLeaky with reset to zero, which clears the step's "
+                "input too; neurodeploy does not implement that: train it with "
+                "reset_mechanism='subtract' or use RSynaptic")
+
+
+def _on_cycle(name: str, edges: list[ir.Edge]) -> bool:
+    reached, frontier = set(), [name]
+    while frontier:
+        current = frontier.pop()
+        for edge in edges:
+            if edge.source == current and edge.target not in reached:
+                if edge.target == name:
+                    return True
+                reached.add(edge.target)
+                frontier.append(edge.target)
+    return False
 
 
 def _unreachable(nodes: dict[str, object], edges: list[ir.Edge]) -> list[str]:
@@ -315,11 +352,13 @@ def _written_dt(graph: nir.NIRGraph) -> float | None:
 
 
 def read_network(path: str | Path, dialect: str | None = None, reset: str | None = None,
-                 dt: float | None = None, spike: str | None = None) -> ir.Network:
+                 dt: float | None = None, spike: str | None = None,
+                 min_v: float | None = None) -> ir.Network:
     """Read a NIR file: neurodeploy's own exactly, others' in a dialect ("nir" when None).
 
-    `reset`, `dt` and `spike` override the dialect for files whose producer deviated from its
-    defaults. Warnings (NeurodeployWarning) say what the file looks like and which flag settles
+    `reset`, `dt`, `spike` and `min_v` (an IF membrane floor) override the dialect for files
+    whose producer deviated from its defaults; a file's own `dt` metadata is used when `dt` is
+    not given. Warnings (NeurodeployWarning) say what the file looks like and which flag settles
     a choice the producer did not record.
     """
     path = Path(path)
@@ -330,8 +369,12 @@ def read_network(path: str | Path, dialect: str | None = None, reset: str | None
         chosen = None
         if producer != "neurodeploy":
             written = _written_dt(graph)
-            chosen = resolve_dialect(dialect, reset, dt if dt is not None else written, spike)
-            announce(path, producer, dialect, {"reset": reset, "dt": dt, "spike": spike})
+            chosen = resolve_dialect(dialect, reset, dt if dt is not None else written, spike,
+                                     min_v)
+            thresholds = any(isinstance(n, nir.IF) and np.any(np.asarray(n.v_threshold) != 1)
+                             for n in flatten_subgraphs(graph).nodes.values())
+            announce(path, producer, dialect, {"reset": reset, "dt": dt, "spike": spike,
+                                                "min_v": min_v, "thresholds": thresholds})
         network = network_from_nir(graph, chosen)
         network.dt = None if chosen is None else chosen.dt
         return network

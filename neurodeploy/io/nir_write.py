@@ -103,7 +103,25 @@ def _synapse_to_nir(node: ir.nodes.SynapseNode, input_shape: tuple[int, ...]) ->
                     padding=np.array(node.padding))
     if isinstance(node, ir.Flatten):
         return nir.Flatten(input_type={"input": np.array(input_shape)}, start_dim=0, end_dim=-1)
+    if isinstance(node, ir.BatchNorm):
+        return _batchnorm_to_nir(node, input_shape)
     raise TypeError(type(node).__name__)
+
+
+def _batchnorm_to_nir(node: ir.BatchNorm, input_shape: tuple[int, ...]) -> nir.NIRNode:
+    """NIR has no BatchNorm: its per-channel affine y = scale x + shift as a diagonal Affine
+    (over (C,)) or a depthwise 1x1 Conv2d (over (C, H, W)), with the exact statistics in the
+    metadata for neurodeploy to restore."""
+    scale, shift = node.scale_shift()
+    meta = {PRODUCER: {"batchnorm": {"mean": f32(node.mean), "var": f32(node.var),
+                                     "weight": f32(node.weight), "bias": f32(node.bias),
+                                     "eps": float(node.eps)}}}
+    if not node.spatial:
+        return nir.Affine(weight=f32(np.diag(scale)), bias=f32(shift), metadata=meta)
+    channels = len(scale)
+    return nir.Conv2d(input_shape=tuple(input_shape[1:]), weight=f32(scale).reshape(channels, 1, 1, 1),
+                      stride=1, padding=0, dilation=1, groups=channels, bias=f32(shift),
+                      metadata=meta)
 
 
 def network_to_nir(network: ir.Network) -> nir.NIRGraph:

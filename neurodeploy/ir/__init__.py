@@ -11,6 +11,7 @@ from neurodeploy.ir.nodes import (
     SRC,
     Affine,
     AvgPool2d,
+    BatchNorm,
     Conv2d,
     CubaLIF,
     Flatten,
@@ -21,6 +22,6 @@ from neurodeploy.ir.nodes import (
     neuron_kind,
 )
 
-__all__ = ["INPUT", "GRU", "IAF", "LI", "LIF", "SNU", "SRC", "Affine", "AvgPool2d", "Conv2d", "CubaLIF",
-           "Edge", "Flatten", "Layer", "Network", "Reset", "Spikes", "SumPool2d", "is_neuron",
-           "neuron_kind"]
+__all__ = ["INPUT", "GRU", "IAF", "LI", "LIF", "SNU", "SRC", "Affine", "AvgPool2d", "BatchNorm",
+           "Conv2d", "CubaLIF", "Edge", "Flatten", "Layer", "Network", "Reset", "Spikes",
+           "SumPool2d", "is_neuron", "neuron_kind"]

@@ -74,6 +74,17 @@ def _synapse(node: nodes.SynapseNode, input_shape: tuple[int, ...]) -> None:
         _pair("dilation", node.dilation, 1)
         if not 1 <= node.groups <= weight.shape[0] or weight.shape[0] % node.groups:
             raise ValueError(f"'groups' {node.groups} does not divide {weight.shape[0]} outputs")
+    elif isinstance(node, nodes.BatchNorm):
+        channels = (input_shape[0],)
+        if len(input_shape) != (3 if node.spatial else 1):
+            raise ValueError(f"a BatchNorm{2 if node.spatial else 1}d takes "
+                             f"{'(C, H, W)' if node.spatial else '(C,)'}, got {input_shape}")
+        for name in ("mean", "var", "weight", "bias"):
+            if _array(name, getattr(node, name)).shape != channels:
+                raise ValueError(f"'{name}' must have one value per channel {channels}")
+        _scalar("eps", node.eps)
+        if np.any(np.asarray(node.var) + node.eps <= 0):
+            raise ValueError("'var' + eps must be positive")
     elif isinstance(node, nodes.AvgPool2d | nodes.SumPool2d):
         _pair("kernel_size", node.kernel_size, 1)
         _pair("stride", node.stride, 1)

@@ -97,6 +97,25 @@ class SumPool2d:
 
 
 @dataclass(eq=False)
+class BatchNorm:
+    """y[c] = (x[c] - mean[c]) / sqrt(var[c] + eps) * weight[c] + bias[c] over the channel axis
+    (the first per-sample axis): torch's BatchNorm1d / BatchNorm2d in eval mode."""
+
+    mean: np.ndarray
+    var: np.ndarray
+    weight: np.ndarray
+    bias: np.ndarray
+    eps: float = 1e-5
+    spatial: bool = False  # BatchNorm2d over (C, H, W); else BatchNorm1d over (C,)
+
+    def scale_shift(self) -> tuple[np.ndarray, np.ndarray]:
+        """The per-channel affine it equals: y = x * scale + shift (in float64)."""
+        scale = np.asarray(self.weight, np.float64) / np.sqrt(np.asarray(self.var, np.float64)
+                                                               + self.eps)
+        return scale, np.asarray(self.bias, np.float64) - np.asarray(self.mean, np.float64) * scale
+
+
+@dataclass(eq=False)
 class Flatten:
     """y = x reshaped to one feature dimension (row-major, as torch.flatten)."""
 
@@ -202,7 +221,7 @@ class GRU:
         return (self.weight_hh.shape[1],)
 
 
-SynapseNode = Affine | Conv2d | AvgPool2d | SumPool2d | Flatten
+SynapseNode = Affine | Conv2d | AvgPool2d | SumPool2d | Flatten | BatchNorm
 NeuronNode = IAF | LIF | CubaLIF | SNU | SRC | LI | GRU
 Node = SynapseNode | NeuronNode
 NEURON_TYPES = (IAF, LIF, CubaLIF, SNU, SRC, LI, GRU)

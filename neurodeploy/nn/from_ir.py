@@ -39,6 +39,16 @@ def module_from_node(node: ir.nodes.Node) -> nn.Module:
         return _with_parameters(nn.Conv2d(in_per_group * node.groups, out_c, (kh, kw), node.stride,
                                           node.padding, node.dilation, node.groups,
                                           bias=node.bias is not None), node)
+    if isinstance(node, ir.BatchNorm):
+        channels = node.mean.shape[0]
+        layer = (nn.BatchNorm2d if node.spatial else nn.BatchNorm1d)(channels,
+                                                                                  eps=node.eps)
+        with torch.no_grad():
+            layer.running_mean.copy_(_tensor(node.mean))
+            layer.running_var.copy_(_tensor(node.var))
+            layer.weight.copy_(_tensor(node.weight))
+            layer.bias.copy_(_tensor(node.bias))
+        return layer.eval()
     if isinstance(node, ir.AvgPool2d):
         return nn.AvgPool2d(node.kernel_size, node.stride, node.padding)
     if isinstance(node, ir.SumPool2d):

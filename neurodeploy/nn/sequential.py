@@ -32,3 +32,16 @@ class Sequential(nn.Sequential):
         for layer in self:
             x = layer(x) if isinstance(layer, NeuronLayer) else apply_per_step(layer, x)
         return x
+
+
+class PerStep(nn.Module):
+    """Apply a per-sample layer (BatchNorm, Conv2d, pooling, Flatten) to time-major input
+    `(T, B, ...)`, time folded into the batch: what a model written as an `nn.Module` subclass
+    wraps such layers in, so that neurodeploy traces them as the layer itself."""
+
+    def __init__(self, layer: nn.Module) -> None:
+        super().__init__()
+        self.layer = layer
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return apply_per_step(self.layer, x)

@@ -1,7 +1,9 @@
-"""Calibration: the ranges of every neuron state, measured by the float reference on data.
+"""Calibration: the ranges of every neuron state and drive, measured by the float reference.
 
 The float run itself is the caller's (an engine's) business: this module only reduces the
-recorded states, so quantization never runs an engine.
+recorded states and node outputs, so quantization never runs an engine. A neuron's drive is the
+sum of its inputs at each step; with the state after the step it bounds the state before any
+reset, which the state's format must hold too.
 """
 
 from __future__ import annotations
@@ -9,6 +11,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+
+from neurodeploy import ir
 
 #: calibrate on at most this many samples
 MAX_SAMPLES = 256
@@ -22,6 +26,7 @@ class Calibration:
     state_max: dict[str, dict[str, np.ndarray]]
     input_max: float
     input_is_integer: bool
+    drive_max: dict[str, np.ndarray]
 
 
 def calibration_sample(x: np.ndarray) -> np.ndarray:
@@ -29,10 +34,26 @@ def calibration_sample(x: np.ndarray) -> np.ndarray:
     return np.asarray(x, dtype=np.float32)[:, :MAX_SAMPLES]
 
 
-def measure(sample: np.ndarray, states: dict[str, dict[str, np.ndarray]]) -> Calibration:
-    """Reduce recorded states `(T, B, *shape)` of a float run on `sample` to a Calibration."""
+def _drive(network: ir.Network, name: str, sample: np.ndarray,
+           outputs: dict[str, np.ndarray]) -> np.ndarray:
+    """Max |sum of a node's inputs| per neuron over steps and samples (a delayed edge shifted)."""
+    total = 0.0
+    for edge in network.inputs_of(name):
+        value = sample if edge.source == ir.INPUT else outputs[edge.source]
+        if edge.delay:
+            value = np.concatenate([np.zeros_like(value[:1]), value[:-1]])
+        total = total + value
+    return np.abs(total).max(axis=(0, 1)).astype(np.float64)
+
+
+def measure(network: ir.Network, sample: np.ndarray, states: dict[str, dict[str, np.ndarray]],
+            outputs: dict[str, np.ndarray]) -> Calibration:
+    """Reduce the recorded states and node outputs `(T, B, *shape)` of a float run of `network`
+    on `sample` to a Calibration."""
     state_max = {name: {state: np.abs(values).max(axis=(0, 1)).astype(np.float64)
                         for state, values in recorded.items()}
                  for name, recorded in states.items()}
+    drive_max = {layer.name: _drive(network, layer.name, sample, outputs)
+                 for layer in network.neuron_layers}
     return Calibration(sample, state_max, float(np.abs(sample).max(initial=0.0)),
-                       bool(np.all(sample == np.round(sample))))
+                       bool(np.all(sample == np.round(sample))), drive_max)

@@ -23,7 +23,7 @@ import numpy as np
 from neurodeploy.errors import UnsupportedModelError
 from neurodeploy.ir.graph import INPUT, Edge, Group, check_edges, latency, schedule, topological_order
 from neurodeploy.program.formats import round_half_up
-from neurodeploy.program.node import ProgramNode
+from neurodeploy.program.node import ProgramNode, Tally
 
 #: largest number of values a node may hold per sample (bounds work before allocation)
 MAX_NODE_SIZE = 1 << 26
@@ -52,12 +52,16 @@ class InputFormat:
     def bound(self) -> float:
         return float(1 << (self.bits - 1))
 
-    def quantize(self, x: np.ndarray) -> np.ndarray:
-        """Real input -> integers of `scale` (rounded half up, saturated to `bits`), returned as
-        integer-valued float32 (exact: bits <= 24), ready for BLAS."""
+    def quantize(self, x: np.ndarray, tally: Tally | None = None) -> np.ndarray:
+        """Real input -> integers of `scale` (rounded half up, saturated to `bits`, the
+        saturated values counted in `tally`), returned as integer-valued float32 (exact:
+        bits <= 24), ready for BLAS."""
         limit = 1 << (self.bits - 1)
-        return np.clip(round_half_up(np.asarray(x, dtype=np.float64) / self.scale), -limit,
-                       limit - 1).astype(np.float32)
+        values = round_half_up(np.asarray(x, dtype=np.float64) / self.scale)
+        if tally is None:
+            return np.clip(values, -limit, limit - 1).astype(np.float32)
+        tally.updates += values.size
+        return tally.saturate(values, -limit, limit - 1).astype(np.float32)
 
 
 @dataclass(eq=False)

@@ -12,7 +12,9 @@ domain: states within `state_bits`, `inp` anywhere in int32 (int32 or int64 arra
 engine passes them; exact up to |inp| < 2^61), thresholds 1..2^31 - 1, Q0.12 decays 0..4096.
 Arrays of any integer dtype are accepted: every sum, product and shift is formed in int64, where
 the bounds written next to it prove it cannot overflow. Outputs are int64.
-Tests compare every kernel with a plain Python-int reference (tests/test_kernels.py).
+Given a `tally`, every saturation of a state and every clip of a graded output is counted in
+it (the engine reports them per node). Tests compare every kernel with a plain Python-int
+reference (tests/test_kernels.py).
 """
 
 from __future__ import annotations
@@ -20,19 +22,33 @@ from __future__ import annotations
 import numpy as np
 
 from neurodeploy.program.formats import DECAY_BITS, mul_frac, saturate, shift_round
+from neurodeploy.program.node import Tally
 from neurodeploy.program.tables import Table
 
 
+def _sat(x: np.ndarray, bits: int, tally: Tally | None) -> np.ndarray:
+    """saturate(x, bits), counting the saturated elements into `tally` when one is given."""
+    if tally is None:
+        return saturate(x, bits)
+    limit = 1 << (bits - 1)
+    return tally.saturate(x, -limit, limit - 1)
+
+
+def _clip(x: np.ndarray, lo: int, hi: int, tally: Tally | None) -> np.ndarray:
+    """clip(x, lo, hi) of a graded output, counted like a saturation."""
+    return np.clip(x, lo, hi) if tally is None else tally.saturate(x, lo, hi)
+
+
 def iaf_step(v: np.ndarray, inp: np.ndarray, threshold: np.ndarray, spike: str, reset: str,
-             min_v: np.ndarray | None, state_bits: int, strict: bool = False
-             ) -> tuple[np.ndarray, np.ndarray]:
+             min_v: np.ndarray | None, state_bits: int, strict: bool = False,
+             tally: Tally | None = None) -> tuple[np.ndarray, np.ndarray]:
     """IAF (`neurodeploy.nn.IAF`): v += inp; n spikes; reset; floor. Returns (v, n).
 
     multi: n = v // threshold where v > 0 (equivalently where v >= threshold, as threshold >= 1);
     single: n = [v >= threshold] ([v > threshold] if strict). Exact for any int64 threshold >= 1
     and min_v: |v| <= 2^31 and |inp| < 2^61 keep v + inp inside int64, and n * threshold <= v.
     """
-    v = saturate(np.add(v, inp, dtype=np.int64), state_bits)
+    v = _sat(np.add(v, inp, dtype=np.int64), state_bits, tally)
     fired = v > threshold if strict else v >= threshold
     n = fired.astype(np.int64)
     if spike == "multi":
@@ -49,7 +65,8 @@ def iaf_step(v: np.ndarray, inp: np.ndarray, threshold: np.ndarray, spike: str, 
 
 
 def lif_step(m: np.ndarray, inp: np.ndarray, beta: np.ndarray, threshold: np.ndarray, reset: str,
-             state_bits: int, reset_delay: bool = True) -> tuple[np.ndarray, np.ndarray]:
+             state_bits: int, reset_delay: bool = True, tally: Tally | None = None
+             ) -> tuple[np.ndarray, np.ndarray]:
     """LIF (`neurodeploy.nn.LIF`): reset from the previous step, decay, integrate, fire (>);
     without reset delay, the reset of this step's spike is applied at once (then saturated).
 
@@ -60,18 +77,18 @@ def lif_step(m: np.ndarray, inp: np.ndarray, beta: np.ndarray, threshold: np.nda
         m = mul_frac(m, beta, DECAY_BITS) + inp - fired_before * threshold
     else:
         m = mul_frac(m * (1 - fired_before), beta, DECAY_BITS) + inp
-    m = saturate(m, state_bits)
+    m = _sat(m, state_bits, tally)
     spikes = (m > threshold).astype(np.int64)
     if not reset_delay:
         undone = spikes - fired_before
-        m = saturate(m - undone * threshold if reset == "subtract" else m * (1 - undone),
-                     state_bits)
+        m = _sat(m - undone * threshold if reset == "subtract" else m * (1 - undone),
+                 state_bits, tally)
     return m, spikes
 
 
 def cuba_lif_step(i: np.ndarray, v: np.ndarray, inp: np.ndarray, alpha: np.ndarray,
                   beta: np.ndarray, threshold: np.ndarray, state_bits: int,
-                  reset: str = "zero", reset_delay: bool = False
+                  reset: str = "zero", reset_delay: bool = False, tally: Tally | None = None
                   ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """CubaLIF (`neurodeploy.nn.CubaLIF`): the current decays and integrates; the membrane decays,
     integrates the current and resets (from the previous step's spike with `reset_delay`: by
@@ -82,21 +99,22 @@ def cuba_lif_step(i: np.ndarray, v: np.ndarray, inp: np.ndarray, alpha: np.ndarr
     threshold < 2^31.
     """
     fired_before = (v > threshold).astype(np.int64)
-    i = saturate(mul_frac(i, alpha, DECAY_BITS) + inp, state_bits)
+    i = _sat(mul_frac(i, alpha, DECAY_BITS) + inp, state_bits, tally)
     v = mul_frac(v, beta, DECAY_BITS) + i
     v = v - fired_before * threshold if reset == "subtract" else v * (1 - fired_before)
-    v = saturate(v, state_bits)
+    v = _sat(v, state_bits, tally)
     spikes = (v > threshold).astype(np.int64)
     if not reset_delay:
         undone = spikes - fired_before
-        v = saturate(v - undone * threshold if reset == "subtract" else v * (1 - undone),
-                     state_bits)
+        v = _sat(v - undone * threshold if reset == "subtract" else v * (1 - undone),
+                 state_bits, tally)
     return i, v, spikes
 
 
 def snu_step(s: np.ndarray, y: np.ndarray, inp: np.ndarray, decay: np.ndarray,
              out_bias: np.ndarray, state_bits: int, soft: bool, out_bits: int,
-             sigmoid: Table | None) -> tuple[np.ndarray, np.ndarray]:
+             sigmoid: Table | None, tally: Tally | None = None
+             ) -> tuple[np.ndarray, np.ndarray]:
     """SNU / SoftSNU (`neurodeploy.nn.SNU`): gated decay, ReLU floor, step or sigmoid table.
 
     `inp` includes the recurrent term R y_{t-1}. For SoftSNU, y is an `out_bits` fraction and the
@@ -109,17 +127,17 @@ def snu_step(s: np.ndarray, y: np.ndarray, inp: np.ndarray, decay: np.ndarray,
         gated = shift_round(decayed * ((1 << out_bits) - y), out_bits)
     else:
         gated = decayed * (1 - y)
-    s = saturate(np.maximum(inp + gated, 0), state_bits)
+    s = _sat(np.maximum(inp + gated, 0), state_bits, tally)
     if soft:
-        y = np.clip(sigmoid(s + out_bias), 0, (1 << out_bits) - 1)
+        y = _clip(sigmoid(s + out_bias), 0, (1 << out_bits) - 1, tally)
     else:
         y = (s + out_bias > 0).astype(np.int64)
     return s, y
 
 
 def src_step(i: np.ndarray, h: np.ndarray, hs: np.ndarray, inp: np.ndarray, cell_bias: np.ndarray,
-             consts: dict, bound: Table, tanh: Table, state_bits: int, out_bits: int
-             ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+             consts: dict, bound: Table, tanh: Table, state_bits: int, out_bits: int,
+             tally: Tally | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """SRC (`neurodeploy.nn.SRC`) with h, hs, x and the tanh argument in Q.F (F = consts['frac']).
 
     i (state units) decays by alpha; x = bound(i) (table of rho*tanh(i/rho)); zs reads h[t-1];
@@ -131,7 +149,7 @@ def src_step(i: np.ndarray, h: np.ndarray, hs: np.ndarray, inp: np.ndarray, cell
     h, hs = np.asarray(h, dtype=np.int64), np.asarray(hs, dtype=np.int64)
     frac = consts["frac"]
     one = 1 << frac
-    i = saturate(mul_frac(i, consts["alpha"], DECAY_BITS) + inp, state_bits)
+    i = _sat(mul_frac(i, consts["alpha"], DECAY_BITS) + inp, state_bits, tally)
     x = bound(i)
     zs = np.where(h > (one >> 1), consts["zs_dep"], consts["zs_hyp"])
     argument = x + shift_round(consts["r"] * h + consts["rs"] * hs, frac) + cell_bias
@@ -139,10 +157,12 @@ def src_step(i: np.ndarray, h: np.ndarray, hs: np.ndarray, inp: np.ndarray, cell
     z = consts["z"]
     h_new = t if z == 0 else shift_round(z * h + (one - z) * t, frac)
     hs = shift_round(zs * hs + (one - zs) * h, frac)
-    out = np.minimum(shift_round(np.maximum(h_new, 0), frac - out_bits), (1 << out_bits) - 1)
+    out = _clip(shift_round(np.maximum(h_new, 0), frac - out_bits), 0, (1 << out_bits) - 1,
+                tally)
     return i, h_new, hs, out
 
 
-def li_step(v: np.ndarray, inp: np.ndarray, alpha: np.ndarray, state_bits: int) -> np.ndarray:
+def li_step(v: np.ndarray, inp: np.ndarray, alpha: np.ndarray, state_bits: int,
+            tally: Tally | None = None) -> np.ndarray:
     """LI readout (`neurodeploy.nn.LI`): v = alpha v + inp, saturated. The output is v."""
-    return saturate(mul_frac(v, alpha, DECAY_BITS) + inp, state_bits)
+    return _sat(mul_frac(v, alpha, DECAY_BITS) + inp, state_bits, tally)

@@ -82,7 +82,7 @@ class IAF(ProgramNode):
 
     def step(self, state, inp, tally: Tally):
         v, n = kernels.iaf_step(state[0], inp, self.threshold, self.spike, self.reset,
-                                self.min_v, self.state.bits, self.strict)
+                                self.min_v, self.state.bits, self.strict, tally)
         return n, (v,)
 
     def describe(self) -> dict:
@@ -121,7 +121,7 @@ class LIF(ProgramNode):
 
     def step(self, state, inp, tally: Tally):
         m, s = kernels.lif_step(state[0], inp, self.beta, self.threshold, self.reset,
-                                self.state.bits, self.reset_delay)
+                                self.state.bits, self.reset_delay, tally)
         return s, (m,)
 
     def describe(self) -> dict:
@@ -164,7 +164,7 @@ class CubaLIF(ProgramNode):
     def step(self, state, inp, tally: Tally):
         i, v, s = kernels.cuba_lif_step(state[0], state[1], inp, self.alpha, self.beta,
                                         self.threshold, self.state.bits, self.reset,
-                                        self.reset_delay)
+                                        self.reset_delay, tally)
         return s, (i, v)
 
     def describe(self) -> dict:
@@ -198,7 +198,7 @@ class SNU(ProgramNode):
 
     def step(self, state, inp, tally: Tally):
         s, y = kernels.snu_step(state[0], state[1], inp, self.decay, self.out_bias,
-                                self.state.bits, False, 1, None)
+                                self.state.bits, False, 1, None, tally)
         return y, (s, y)
 
     def describe(self) -> dict:
@@ -241,7 +241,7 @@ class SoftSNU(ProgramNode):
 
     def step(self, state, inp, tally: Tally):
         s, y = kernels.snu_step(state[0], state[1], inp, self.decay, self.out_bias,
-                                self.state.bits, True, self.out_bits, self.sigmoid)
+                                self.state.bits, True, self.out_bits, self.sigmoid, tally)
         return y, (s, y)
 
     def describe(self) -> dict:
@@ -297,7 +297,7 @@ class SRC(ProgramNode):
                   "z": self.z, "zs_hyp": self.zs_hyp, "zs_dep": self.zs_dep}
         i, h, hs, out = kernels.src_step(state[0], state[1], state[2], inp, self.cell_bias,
                                          consts, self.bound, self.tanh, self.state.bits,
-                                         self.out_bits)
+                                         self.out_bits, tally)
         return out, (i, h, hs)
 
     def describe(self) -> dict:
@@ -334,7 +334,7 @@ class LI(ProgramNode):
             raise ValueError("array 'unit' of a leaky integrator must be one value")
 
     def step(self, state, inp, tally: Tally):
-        v = kernels.li_step(state[0], inp, self.alpha, self.state.bits)
+        v = kernels.li_step(state[0], inp, self.alpha, self.state.bits, tally)
         return v, (v,)
 
     def describe(self) -> dict:

@@ -38,6 +38,8 @@ SRC_FRACTION_BITS = 12
 STRICT_MIN_STATE_BITS = 3  # a 2-bit state is at most 1, never above a threshold >= 1
 #: graded kinds whose tables (or single output unit) need one state unit per layer
 PER_TENSOR = (ir.SRC, ir.LI)
+#: kinds whose recorded state is after a reset; the format must hold the state before it
+RESETTING = (ir.IAF, ir.LIF, ir.CubaLIF)
 #: the states of each kind that live in input-current units (what the state format must hold)
 UNIT_STATES = {ir.IAF: ("v",), ir.LIF: ("m",), ir.CubaLIF: ("i", "v"), ir.SNU: ("s",),
                ir.SRC: ("i",), ir.LI: ("v",)}
@@ -103,6 +105,7 @@ class _NeuronQuantizer:
         self.shape = network.output_shape_of(name)
         self.units = units
         self.state_max = calibration.state_max[name]
+        self.drive_max = calibration.drive_max[name]
         self.per_channel = spec.per_channel and not isinstance(self.node, PER_TENSOR) and not (
             isinstance(self.node, ir.SNU) and self.node.soft)
         self.paths = neuron_paths(network, name)
@@ -117,6 +120,8 @@ class _NeuronQuantizer:
         """
         names = next(v for k, v in UNIT_STATES.items() if isinstance(self.node, k))
         reach = np.max([np.broadcast_to(self.state_max[n], self.shape) for n in names], axis=0)
+        if isinstance(self.node, RESETTING):  # the state before its reset: at most after + drive
+            reach = reach + np.broadcast_to(self.drive_max, self.shape)
         for attr in ("threshold", "bias"):
             value = getattr(self.node, attr, None)
             if isinstance(value, np.ndarray) and not isinstance(self.node, ir.SRC):
@@ -194,10 +199,12 @@ class _NeuronQuantizer:
                    edges: list[ir.Edge]) -> str:
         previous = path.source
         for name, node, delay in path.steps:
+            if isinstance(node, ir.BatchNorm):
+                continue  # folded into the weighted node before it (`Path.effective_weight`)
             if isinstance(node, ir.Affine):
-                nodes[name] = synapses.Dense(self._int_weight(node.weight / path.divisor, scale))
+                nodes[name] = synapses.Dense(self._int_weight(path.effective_weight(), scale))
             elif isinstance(node, ir.Conv2d):
-                nodes[name] = synapses.Conv2d(self._int_weight(node.weight / path.divisor, scale),
+                nodes[name] = synapses.Conv2d(self._int_weight(path.effective_weight(), scale),
                                               node.stride, node.padding, node.dilation,
                                               node.groups)
             elif isinstance(node, ir.AvgPool2d | ir.SumPool2d):
@@ -292,12 +299,14 @@ def spike_unit(node: ir.nodes.NeuronNode, spec: QuantSpec) -> float:
 
 def _input_format(calibration: Calibration, spec: QuantSpec, shape: tuple[int, ...]
                   ) -> InputFormat:
-    """Integers as they are; real values in activation_bits with a power-of-two scale."""
+    """Integers as they are; real values in activation_bits with the smallest power-of-two scale
+    whose largest integer (2^(bits-1) - 1) still holds the calibrated maximum."""
     top = calibration.input_max
     if calibration.input_is_integer:
         return InputFormat(shape, 1.0, max(2, math.ceil(math.log2(top + 1)) + 1))
-    exponent = math.ceil(math.log2(top)) if top > 0 else 0
-    return InputFormat(shape, 2.0 ** (exponent - (spec.activation_bits - 1)), spec.activation_bits)
+    largest = (1 << (spec.activation_bits - 1)) - 1
+    exponent = math.ceil(math.log2(top / largest)) if top > 0 else 0
+    return InputFormat(shape, 2.0 ** exponent, spec.activation_bits)
 
 
 def quantize(network: ir.Network, calibration: Calibration, spec: QuantSpec,

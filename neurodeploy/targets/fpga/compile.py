@@ -251,13 +251,14 @@ def compile_network(network: ir.Network, x: np.ndarray, bits: int = 16, lanes: i
     size = network.input_shape[0]
     current = builder.vector(size)
     builder.emit("IN", current, n=size)
-    for layer in layers:
+    for index, layer in enumerate(layers):
         node = layer.node
         if isinstance(node, ir.Affine):
+            weight, bias = _folded(node, layers[index + 1:index + 2])
             out = builder.vector(node.weight.shape[0])
-            builder.matvec(f"{layer.name}.weight", out, current, node.weight, node.bias)
+            builder.matvec(f"{layer.name}.weight", out, current, weight, bias)
             current, size = out, node.weight.shape[0]
-        elif isinstance(node, ir.Flatten):
+        elif isinstance(node, ir.Flatten) or _is_folded(layers, index):
             continue
         elif isinstance(node, ir.GRU):
             current, size = _gru(builder, node, current, layer.name)
@@ -274,10 +275,27 @@ def compile_network(network: ir.Network, x: np.ndarray, bits: int = 16, lanes: i
     return builder.microcode(lanes, clock_hz)
 
 
+def _folded(node: ir.Affine, following: list[ir.Layer]) -> tuple[np.ndarray, np.ndarray | None]:
+    """The Linear's weight and bias with a BatchNorm right after it folded in:
+    W' = scale W (per row), b' = scale b + shift."""
+    if not following or not isinstance(following[0].node, ir.BatchNorm):
+        return node.weight, node.bias
+    scale, shift = following[0].node.scale_shift()
+    bias = shift if node.bias is None else node.bias.astype(np.float64) * scale + shift
+    return node.weight.astype(np.float64) * scale[:, None], bias
+
+
+def _is_folded(layers: list[ir.Layer], index: int) -> bool:
+    """A BatchNorm right after a Linear (folded into it)."""
+    return (isinstance(layers[index].node, ir.BatchNorm) and index > 0
+            and isinstance(layers[index - 1].node, ir.Affine))
+
+
 def unsupported_message(layer: ir.Layer) -> str:
     kind = ir.neuron_kind(layer.node) if ir.is_neuron(layer.node) else type(layer.node).__name__
     return (f"layer '{layer.name}' is a {kind}; the fpga target runs GRU, SRC, LIF and LI "
-            "layers with Linear layers between them (use --target sim or loihi for it)")
+            "layers with Linear layers (and BatchNorms right after them) between them (use "
+            "--target sim or loihi for it)")
 
 
 def unsupported_parts(network: ir.Network) -> list[str]:
@@ -287,6 +305,7 @@ def unsupported_parts(network: ir.Network) -> list[str]:
     if len(network.input_shape) != 1:
         problems.append("the fpga target takes 1-D input per step")
     supported = (ir.Affine, ir.Flatten, ir.GRU, ir.SRC, ir.LI, ir.LIF)
-    problems += [unsupported_message(layer) for layer in network.layers
-                 if not isinstance(layer.node, supported)]
+    layers = network.layers
+    problems += [unsupported_message(layer) for index, layer in enumerate(layers)
+                 if not isinstance(layer.node, supported) and not _is_folded(layers, index)]
     return problems

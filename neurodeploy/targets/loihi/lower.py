@@ -173,11 +173,12 @@ def lower_to_loihi(network: ir.Network, calibration: Calibration, spec: LoihiSpe
             neuron.node, name, index == len(neurons) - 1)
         notes += approximations
         (path,) = neuron_paths(network, name)
-        weighted = _weighted(path, name)
+        _weighted(path, name)  # refuses pools and paths without weights
         shape = network.output_shape_of(name)
         gain, threshold = _equalise(threshold, shape, name)
-        real_weight = weighted.weight * gain.reshape(-1, *([1] * (weighted.weight.ndim - 1)))
-        real_bias = None if weighted.bias is None else weighted.bias * gain
+        weight, bias = path.effective_weight(), path.bias
+        real_weight = weight * gain.reshape(-1, *([1] * (weight.ndim - 1)))
+        real_bias = None if bias is None else bias * gain
         if real_bias is not None and isinstance(neuron.node, ir.CubaLIF) and np.any(real_bias):
             # Loihi adds biases to the voltage, not the current: use the current's steady state
             real_bias = real_bias / (1.0 - _uniform(np.clip(neuron.node.alpha, 0, 1), "alpha", name))
@@ -190,6 +191,8 @@ def lower_to_loihi(network: ir.Network, calibration: Calibration, spec: LoihiSpe
             int_dtype(weight_bits))
         previous = path.source
         for step_name, node, delay in path.steps:
+            if isinstance(node, ir.BatchNorm):
+                continue  # folded into the weights before it
             if isinstance(node, ir.Flatten):
                 nodes[step_name] = Flatten()
             elif isinstance(node, ir.Affine):
