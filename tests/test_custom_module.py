@@ -109,6 +109,9 @@ def test_cli_converts_a_state_dict_with_arch(user_code, tmp_path, monkeypatch):
     assert result.exit_code == 0, result.output
     report = json.loads(result.stdout)
     torch_accuracy = float((expected.sum(0).argmax(-1) == y).mean())
+    print(f"SkipNet via --arch: torch {100 * torch_accuracy:.2f} %, float reference "
+          f"{100 * report['accuracy']['float']:.2f} %, sim 16-bit "
+          f"{100 * report['accuracy']['quantized']:.2f} %")
     assert report["accuracy"]["float"] == pytest.approx(torch_accuracy, abs=1e-9)
     assert abs(report["accuracy"]["delta_pp"]) <= 0.5
     assert all(entry["saturated_per_sample"] == 0 for entry in report["saturation"].values())

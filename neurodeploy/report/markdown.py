@@ -15,6 +15,19 @@ def _num(value: float | str | None, digits: int = 1) -> str:
     return f"{value:,.{digits}f}"
 
 
+def _detail(value: object) -> list[str]:
+    """A target's detail: a two-column table for a mapping of scalars, else a JSON block."""
+    import json
+
+    if isinstance(value, dict) and all(isinstance(v, int | float | str | None)
+                                       for v in value.values()):
+        return ["| item | value |", "| --- | --- |",
+                *(_row(k, _num(v, 1) if isinstance(v, float) else v) for k, v in value.items())]
+    if isinstance(value, int | float | str):
+        return [_num(value, 1) if isinstance(value, float) else str(value)]
+    return ["```json", json.dumps(value, indent=1, sort_keys=True, default=str), "```"]
+
+
 def accuracy_line(accuracy: dict, deployed_name: str = "deployed") -> list[str]:
     """The bold accuracy sentence of a report (and a blank line)."""
     return [f"**Accuracy**: float {100 * accuracy['float']:.2f} %, {deployed_name} "
@@ -82,7 +95,7 @@ def render_markdown(report: dict) -> str:
     if report.get("approximations"):
         lines += ["", "## Approximations", ""] + [f"- {note}" for note in report["approximations"]]
     for key, value in report.get("details", {}).items():
-        lines += ["", f"## {key.replace('_', ' ').capitalize()}", "", f"`{value}`"]
+        lines += ["", f"## {key.replace('_', ' ').capitalize()}", "", *_detail(value)]
     lines += ["", "## Sources", "",
               f"Energy: {', '.join(sorted(set(energy['sources'].values())))}. {energy['note']}.",
               f"Time model: {report['cycles']['model']}.", ""]
