@@ -14,6 +14,7 @@ from click.testing import CliRunner
 from sklearn.datasets import load_digits
 from sklearn.model_selection import train_test_split
 from test_cli import assert_one_line_error
+from test_graphs import train_on_digits
 from torch import nn
 
 import neurodeploy as nd
@@ -62,25 +63,12 @@ def user_code(tmp_path_factory):
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     sys.modules[spec.name] = module  # so that torch.save(model) can pickle the class
+    torch.manual_seed(0)
+    model = train_on_digits(module.SkipNet(hidden=HIDDEN), epochs=6)
     digits = load_digits()
     images = (digits.data / 16.0).astype(np.float32)
-    x_train, x_test, y_train, y_test = train_test_split(images, digits.target, test_size=0.3,
-                                                        random_state=0, stratify=digits.target)
-    torch.manual_seed(0)
-    model = module.SkipNet(hidden=HIDDEN)
-    optimiser = torch.optim.Adam(model.parameters(), lr=3e-3)
-    labels = torch.as_tensor(y_train)
-    for epoch in range(3):
-        model.train()
-        spikes = torch.as_tensor(encode(x_train, 20, "rate", seed=epoch))
-        order = torch.randperm(len(labels))
-        for start in range(0, len(order), 64):
-            batch = order[start:start + 64]
-            loss = nn.functional.cross_entropy(model(spikes[:, batch]).sum(0), labels[batch])
-            optimiser.zero_grad()
-            loss.backward()
-            optimiser.step()
-    model.eval()
+    _, x_test, _, y_test = train_test_split(images, digits.target, test_size=0.3, random_state=0,
+                                            stratify=digits.target)
     torch.save(model.state_dict(), folder / "skipnet.pt")
     x = encode(x_test, 20, "rate", seed=0)
     np.savez(folder / "test.npz", x=x, y=y_test)

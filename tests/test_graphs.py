@@ -99,7 +99,8 @@ def recurrent_graph(model: Recurrent) -> nir.NIRGraph:
     return nir.NIRGraph(nodes=nodes, edges=edges, type_check=False)
 
 
-def _train(model: nn.Module, epochs: int = 25) -> nn.Module:
+def train_on_digits(model: nn.Module, epochs: int = 25) -> nn.Module:
+    """Train a time-major digits classifier on rate-coded spikes (20 steps)."""
     digits = load_digits()
     images = (digits.data / 16.0).astype(np.float32)
     x_train, _, y_train, _ = train_test_split(images, digits.target, test_size=0.3,
@@ -131,7 +132,7 @@ def digits_test_set():
 def test_graph_networks_are_faithful_and_quantize_within_half_a_point(build, graph, tmp_path,
                                                                       digits_test_set):
     torch.manual_seed(0)
-    model = _train(build())
+    model = train_on_digits(build())
     nir.write(str(tmp_path / "net.nir"), graph(model))
     network = nd.load(tmp_path / "net.nir", dialect="nir")
     assert not network.is_chain
