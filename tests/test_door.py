@@ -308,6 +308,33 @@ def test_unreadable_data_files_are_one_line(tmp_path, make, fragment):
     assert_one_line_error(run("simulate", MODEL, "--input", path), str(path), fragment)
 
 
+def damage_member(path: Path, compression: int, offset: int) -> None:
+    """A valid .npz (x: 2 x 64 float32, members compressed as given) whose member x.npy has 16
+    zero bytes from `offset` into its stored data: a deflate stream then starts with a stored
+    block whose lengths disagree, a stored member fails its CRC."""
+    with zipfile.ZipFile(path, "w", compression) as archive:
+        archive.writestr("x.npy", npy_bytes(np.linspace(0, 1, 128, dtype=np.float32).reshape(2, 64)))
+    with zipfile.ZipFile(path) as archive:
+        info = archive.getinfo("x.npy")
+    raw = bytearray(path.read_bytes())
+    start = info.header_offset + 30 + len(info.filename.encode()) + len(info.extra) + offset
+    raw[start:start + 16] = bytes(16)
+    path.write_bytes(bytes(raw))
+
+
+@pytest.mark.parametrize("compression, offset, fragment", [
+    (zipfile.ZIP_DEFLATED, 0, "invalid stored block lengths"),
+    (zipfile.ZIP_STORED, 200, "Bad CRC-32"),
+])
+def test_damaged_npz_members_are_one_line(tmp_path, compression, offset, fragment):
+    """Fuzz: zlib.error escaped the npz reader as an internal error (exit 1)."""
+    path = tmp_path / "data.npz"
+    damage_member(path, compression, offset)
+    line = assert_one_line_error(run("simulate", MODEL, "--input", path), str(path),
+                                 "array 'x' is damaged", fragment, "write the file again")
+    assert "internal error" not in line
+
+
 def test_read_static_checks_its_data(tmp_path):
     with pytest.raises(ShapeError, match=r"\(B, \*features\)"):
         read_static(save(tmp_path, x=np.zeros(64)))
