@@ -6,6 +6,7 @@ import collections
 import io
 import os
 import pickle
+import re
 import time
 import warnings
 import zipfile
@@ -531,6 +532,62 @@ def test_a_layer_missing_a_member_is_refused_before_use(tmp_path, member):
     torch.save(model, path)
     with pytest.raises(InvalidFileError, match=f"layer '0' \\(Linear\\) lacks {member}"):
         load_torch_file(path)
+
+
+def cnn_ann() -> nn.Sequential:
+    """The fuzz corpus's CNN ANN: input (1, 6, 6), Conv2d(1, 2, 3) folded with a BatchNorm2d."""
+    return nn.Sequential(nn.Conv2d(1, 2, 3), nn.BatchNorm2d(2), nn.ReLU(), nn.AvgPool2d(2),
+                         nn.Flatten(), nn.Linear(8, 4)).eval()
+
+
+def shadow_weight(model: nn.Sequential) -> None:
+    """What renaming the pickled string '_load_state_dict_pre_hooks' to 'weight' gives."""
+    vars(model[0])["weight"] = collections.OrderedDict()
+
+
+def narrow_conv(model: nn.Sequential) -> None:
+    """What the pickled size 2 -> 1 of the Conv2d's weight gives: 1 output channel of 2."""
+    model[0].weight = nn.Parameter(torch.zeros(1, 1, 3, 3))
+
+
+def integer_weight(model: nn.Sequential) -> None:
+    model[5].weight = nn.Parameter(torch.zeros(4, 8, dtype=torch.int64), requires_grad=False)
+
+
+def list_bias(model: nn.Sequential) -> None:
+    vars(model[5])["_parameters"]["bias"] = [0.0] * 4
+
+
+@pytest.mark.parametrize("damage, fragment", [
+    (shadow_weight, "layer '0' (Conv2d) holds 'weight' twice, as an attribute and in _parameters"),
+    (narrow_conv, "layer '0' (Conv2d): weight has shape (1, 1, 3, 3), but out_channels 2, "
+                  "in_channels 1, groups 1, kernel_size (3, 3) need (2, 1, 3, 3)"),
+    (integer_weight, "layer '5' (Linear): weight holds torch.int64, not floating-point"),
+    (list_bias, "layer '5' (Linear) holds a list as parameter 'bias', not a tensor"),
+])
+@pytest.mark.parametrize("command", ["ann2snn", "convert"])
+def test_layer_tensors_are_checked_against_their_class(tmp_path, damage, fragment, command):
+    """Fuzz: a .pt ANN whose Conv2d had a second 'weight' or a weight narrower than its
+    out_channels reached the BatchNorm folding: internal AttributeError / RuntimeError, exit 1."""
+    model = cnn_ann()
+    damage(model)
+    path = tmp_path / "cnn.pt"
+    torch.save(model, path)
+    with pytest.raises(InvalidFileError, match=re.escape(fragment)):
+        load_torch_file(path)
+    data = tmp_path / "static.npz"
+    np.savez(data, x=np.random.default_rng(0).random((4, 1, 6, 6)).astype(np.float32))
+    args = ("-o", tmp_path / "snn.nir") if command == "ann2snn" else ("-o", tmp_path / "out")
+    assert_one_line_error(run(command, path, "--data", data, "--timesteps", "8", *args), str(path),
+                          fragment, "save the model again")
+    assert not (tmp_path / "snn.nir").exists() and not (tmp_path / "out").exists()
+
+
+def test_a_layer_without_its_optional_tensors_passes(tmp_path):
+    path = tmp_path / "plain.pt"
+    torch.save(nn.Sequential(nn.Linear(3, 4, bias=False), nn.BatchNorm1d(4, affine=False),
+                             nn.Conv2d(1, 2, 3, bias=False)), path)
+    assert isinstance(load_torch_file(path), nn.Sequential)
 
 
 def test_shipped_models_pass_the_inspection():
