@@ -590,6 +590,37 @@ def test_a_layer_without_its_optional_tensors_passes(tmp_path):
     assert isinstance(load_torch_file(path), nn.Sequential)
 
 
+def src_model(bias_max: float) -> nn.Sequential:
+    from neurodeploy import nn as ndnn
+
+    return nn.Sequential(nn.Linear(64, 8), ndnn.SRC(8, bias_max=bias_max), nn.Linear(8, 10),
+                         ndnn.LI())
+
+
+@pytest.mark.parametrize("target", ["fpga", "sim"])
+def test_a_parameter_beyond_float32_is_refused_naming_file_and_layer(tmp_path, target):
+    """Fuzz: an SRC bias_max of 1e308 (finite in float64) passed the Network's checks and
+    overflowed float32 in the reference engine: internal RuntimeError, exit 1."""
+    path = tmp_path / "src.pt"
+    torch.save(src_model(1e308), path)
+    out = tmp_path / "out"
+    assert_one_line_error(run("convert", path, "--target", target, "--data", DATA, "-o", out),
+                          f"{path}: layer '1': 'bias_max' must be a finite number within "
+                          "float32's range", "1e+308")
+    assert not out.exists()
+    torch.save(src_model(-3e38), path)  # the largest float32 values still pass
+    assert run("simulate", path, "--input", DATA, "-o", tmp_path / "y.npz").exit_code == 0
+
+
+def test_arrays_beyond_float32_are_refused_when_a_network_is_built():
+    from neurodeploy import ir
+
+    weight = np.full((3, 4), 1e300)  # float64, as a NIR file may hold it
+    with pytest.raises(UnsupportedModelError, match=r"layer '0': 'weight' holds 1e\+300, beyond "
+                                                    "float32's range"):
+        ir.Network.chain([ir.Layer("0", ir.Affine(weight, None))], (4,))
+
+
 def test_shipped_models_pass_the_inspection():
     """digits_lif.pt predates LIF.reset_delay: a class default covers a member older files lack."""
 
