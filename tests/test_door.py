@@ -558,7 +558,15 @@ def list_bias(model: nn.Sequential) -> None:
     vars(model[5])["_parameters"]["bias"] = [0.0] * 4
 
 
+def unnamed_layer(model: nn.Sequential) -> None:
+    """What the pickled string '0' -> '' gives: a layer torch's add_module would never name ''."""
+    modules = vars(model)["_modules"]
+    vars(model)["_modules"] = collections.OrderedDict(
+        ("" if key == "0" else key, value) for key, value in modules.items())
+
+
 @pytest.mark.parametrize("damage, fragment", [
+    (unnamed_layer, "the model names a layer '', a name torch refuses"),
     (shadow_weight, "layer '0' (Conv2d) holds 'weight' twice, as an attribute and in _parameters"),
     (narrow_conv, "layer '0' (Conv2d): weight has shape (1, 1, 3, 3), but out_channels 2, "
                   "in_channels 1, groups 1, kernel_size (3, 3) need (2, 1, 3, 3)"),
@@ -568,7 +576,8 @@ def list_bias(model: nn.Sequential) -> None:
 @pytest.mark.parametrize("command", ["ann2snn", "convert"])
 def test_layer_tensors_are_checked_against_their_class(tmp_path, damage, fragment, command):
     """Fuzz: a .pt ANN whose Conv2d had a second 'weight' or a weight narrower than its
-    out_channels reached the BatchNorm folding: internal AttributeError / RuntimeError, exit 1."""
+    out_channels reached the BatchNorm folding (internal AttributeError / RuntimeError, exit 1);
+    a layer named '' reached torch's ModuleDict (internal KeyError, exit 1)."""
     model = cnn_ann()
     damage(model)
     path = tmp_path / "cnn.pt"

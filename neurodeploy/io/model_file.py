@@ -159,6 +159,10 @@ def check_structure(path: Path, module: nn.Module, name: str = "") -> None:
         raise InvalidFileError(f"{path}: {where} has no table of layers; save the model again "
                                "with torch.save(model)")
     for child_name, child in children.items():
+        if (not isinstance(child_name, str) or not child_name or "." in child_name
+                or hasattr(type(module), child_name)):  # what torch's add_module refuses
+            raise InvalidFileError(f"{path}: {where} names a layer {child_name!r}, a name torch "
+                                   f"refuses (empty, dotted or a member of its class); {_RESAVE}")
         if not isinstance(child, nn.Module):
             raise InvalidFileError(f"{path}: {where} holds a {type(child).__name__} among its "
                                    "layers; save the model again with torch.save(model)")
