@@ -9,6 +9,9 @@ reproducers are saved.
 
 from __future__ import annotations
 
+import hashlib
+import json
+import os
 import random
 import shutil
 from dataclasses import dataclass
@@ -35,8 +38,8 @@ class Case:
     """One mutated run: its template, what was mutated and how, and what the checks need.
 
     `args` still contain "{in}"; `nonfinite` says the mutation put NaN or inf into an input on
-    purpose; `manifest_violation` that an artifact directory with a manifest was changed (and is
-    read as a directory) without the manifest being updated.
+    purpose; `manifest_violation` that an artifact directory read as a directory no longer
+    matches its manifest (see `fails_manifest`).
     """
 
     index: int
@@ -228,15 +231,43 @@ def make_case(corpus: Corpus, templates: list[Template], seed: int, index: int, 
     has_manifest = (corpus.path(target) / MANIFEST_NAME).is_file()
     return Case(index, chosen_kind, template.command, template.args, template.inputs, target,
                 mutation.description, mutation.nonfinite,
-                as_directory and has_manifest and mutation.touched_existing
-                and _differs(corpus.path(target), in_dir / target))
+                as_directory and has_manifest and fails_manifest(in_dir / target))
 
 
-def _differs(original: Path, mutated: Path) -> bool:
-    """True when the mutated directory's files are not byte for byte the original's (a
-    mutation such as swapping two equal lines changes nothing)."""
-    def files(root: Path) -> dict[str, bytes]:
-        return {p.relative_to(root).as_posix(): p.read_bytes()
-                for p in sorted(root.rglob("*")) if p.is_file()}
+def fails_manifest(directory: Path) -> bool:
+    """True when `directory` no longer matches its manifest, checked here independently of
+    neurodeploy: the manifest does not read as {"files": {path: sha256 hex}}, or the entries
+    other than directories and the manifest are not exactly the listed paths, or a listed path
+    is not a regular file with that sha256.
 
-    return files(original) != files(mutated)
+    The manifest vouches for the listed files' bytes only. A mutation that leaves every listed
+    file as recorded (an edit of the writer's version string, swapping two equal lines) leaves a
+    directory that still matches, however its bytes differ from the original's.
+    """
+    try:
+        files = json.loads((directory / MANIFEST_NAME).read_bytes())["files"]
+    except (OSError, ValueError, RecursionError, KeyError, TypeError):
+        return True
+    if not isinstance(files, dict) or not all(isinstance(d, str) for d in files.values()):
+        return True
+    try:
+        if set(_entries(directory)) != set(files):
+            return True
+        return any(path.is_symlink() or not path.is_file()
+                   or hashlib.sha256(path.read_bytes()).hexdigest() != digest
+                   for path, digest in ((directory / n, d) for n, d in files.items()))
+    except (OSError, ValueError):  # unreadable, or a name the file system refuses
+        return True
+
+
+def _entries(directory: Path, prefix: str = "") -> list[str]:
+    """Relative posix paths of every entry but directories and the top-level manifest,
+    symlinks not followed."""
+    found = []
+    with os.scandir(directory) as entries:
+        for entry in entries:
+            if entry.is_dir(follow_symlinks=False):
+                found += _entries(Path(entry.path), f"{prefix}{entry.name}/")
+            elif f"{prefix}{entry.name}" != MANIFEST_NAME:
+                found.append(f"{prefix}{entry.name}")
+    return found

@@ -47,6 +47,7 @@ def load(source: object, input_shape: tuple[int, ...] | None = None, dialect: st
     """
     if isinstance(source, ir.Network):
         return source
+    path = None
     if isinstance(source, str | Path):
         path = Path(source)
         suffix = path.suffix.lower()
@@ -70,7 +71,13 @@ def load(source: object, input_shape: tuple[int, ...] | None = None, dialect: st
     if isinstance(source, nn.Module):
         from neurodeploy.frontend.from_torch import network_from_torch
 
-        return network_from_torch(source, input_shape)
+        try:
+            return network_from_torch(source, input_shape)
+        except UnsupportedModelError as exc:  # a .pt model's layer refusal, named with its file
+            message = str(exc)
+            if path is None or message.startswith(str(path)):
+                raise
+            raise UnsupportedModelError(f"{path}: {message}") from None
     raise UnsupportedModelError(
         f"cannot load a {type(source).__name__}: give an nn.Module, a .pt or a .nir path")
 

@@ -106,6 +106,37 @@ def test_batchnorm_is_folded_exactly(cnn, digits):
         assert torch.allclose(folded(x), cnn(x), atol=1e-5)
 
 
+def test_batchnorm_without_affine_is_folded_exactly():
+    torch.manual_seed(0)
+    ann = torch.nn.Sequential(torch.nn.Linear(6, 4), torch.nn.BatchNorm1d(4, affine=False),
+                              torch.nn.ReLU(), torch.nn.Linear(4, 3))
+    ann[1].running_mean.uniform_(-1, 1)
+    ann[1].running_var.uniform_(0.5, 2)
+    ann.eval()
+    x = torch.rand(16, 6)
+    with torch.no_grad():
+        assert torch.allclose(canonical_ann(ann)(x), ann(x), atol=1e-5)
+
+
+@pytest.mark.parametrize("norm, fragment", [
+    (torch.nn.BatchNorm1d(4, track_running_stats=False), "without running statistics"),
+    (torch.nn.BatchNorm1d(5), "a BatchNorm1d over 5 features follows a Linear with 4 outputs"),
+])
+def test_a_batchnorm_that_cannot_fold_is_one_line_naming_the_file(tmp_path, norm, fragment):
+    """affine=False folded into an internal AttributeError, missing running statistics or a
+    feature count unlike the layer's before it into internal TypeError / RuntimeError."""
+    path = tmp_path / "ann.pt"
+    torch.save(torch.nn.Sequential(torch.nn.Linear(3, 4), norm, torch.nn.ReLU(),
+                                   torch.nn.Linear(4, 2)).eval(), path)
+    np.savez(tmp_path / "data.npz", x=np.random.default_rng(0).random((8, 3)).astype(np.float32))
+    result = CliRunner().invoke(main, ["ann2snn", str(path), "--data", str(tmp_path / "data.npz"),
+                                       "-o", str(tmp_path / "snn.nir")])
+    assert result.exit_code == 2, result.output
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and f"{path}: " in lines[0] and fragment in lines[0], result.stderr
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["ann.pt", "data.npz"]
+
+
 def test_converted_layers_equal_sinabs_from_model(mlp, digits):
     from sinabs.activation import SingleSpike
     from sinabs.from_torch import from_model

@@ -6,6 +6,7 @@ import collections
 import io
 import os
 import pickle
+import re
 import time
 import warnings
 import zipfile
@@ -308,6 +309,33 @@ def test_unreadable_data_files_are_one_line(tmp_path, make, fragment):
     assert_one_line_error(run("simulate", MODEL, "--input", path), str(path), fragment)
 
 
+def damage_member(path: Path, compression: int, offset: int) -> None:
+    """A valid .npz (x: 2 x 64 float32, members compressed as given) whose member x.npy has 16
+    zero bytes from `offset` into its stored data: a deflate stream then starts with a stored
+    block whose lengths disagree, a stored member fails its CRC."""
+    with zipfile.ZipFile(path, "w", compression) as archive:
+        archive.writestr("x.npy", npy_bytes(np.linspace(0, 1, 128, dtype=np.float32).reshape(2, 64)))
+    with zipfile.ZipFile(path) as archive:
+        info = archive.getinfo("x.npy")
+    raw = bytearray(path.read_bytes())
+    start = info.header_offset + 30 + len(info.filename.encode()) + len(info.extra) + offset
+    raw[start:start + 16] = bytes(16)
+    path.write_bytes(bytes(raw))
+
+
+@pytest.mark.parametrize("compression, offset, fragment", [
+    (zipfile.ZIP_DEFLATED, 0, "invalid stored block lengths"),
+    (zipfile.ZIP_STORED, 200, "Bad CRC-32"),
+])
+def test_damaged_npz_members_are_one_line(tmp_path, compression, offset, fragment):
+    """Fuzz: zlib.error escaped the npz reader as an internal error (exit 1)."""
+    path = tmp_path / "data.npz"
+    damage_member(path, compression, offset)
+    line = assert_one_line_error(run("simulate", MODEL, "--input", path), str(path),
+                                 "array 'x' is damaged", fragment, "write the file again")
+    assert "internal error" not in line
+
+
 def test_read_static_checks_its_data(tmp_path):
     with pytest.raises(ShapeError, match=r"\(B, \*features\)"):
         read_static(save(tmp_path, x=np.zeros(64)))
@@ -504,6 +532,102 @@ def test_a_layer_missing_a_member_is_refused_before_use(tmp_path, member):
     torch.save(model, path)
     with pytest.raises(InvalidFileError, match=f"layer '0' \\(Linear\\) lacks {member}"):
         load_torch_file(path)
+
+
+def cnn_ann() -> nn.Sequential:
+    """The fuzz corpus's CNN ANN: input (1, 6, 6), Conv2d(1, 2, 3) folded with a BatchNorm2d."""
+    return nn.Sequential(nn.Conv2d(1, 2, 3), nn.BatchNorm2d(2), nn.ReLU(), nn.AvgPool2d(2),
+                         nn.Flatten(), nn.Linear(8, 4)).eval()
+
+
+def shadow_weight(model: nn.Sequential) -> None:
+    """What renaming the pickled string '_load_state_dict_pre_hooks' to 'weight' gives."""
+    vars(model[0])["weight"] = collections.OrderedDict()
+
+
+def narrow_conv(model: nn.Sequential) -> None:
+    """What the pickled size 2 -> 1 of the Conv2d's weight gives: 1 output channel of 2."""
+    model[0].weight = nn.Parameter(torch.zeros(1, 1, 3, 3))
+
+
+def integer_weight(model: nn.Sequential) -> None:
+    model[5].weight = nn.Parameter(torch.zeros(4, 8, dtype=torch.int64), requires_grad=False)
+
+
+def list_bias(model: nn.Sequential) -> None:
+    vars(model[5])["_parameters"]["bias"] = [0.0] * 4
+
+
+def unnamed_layer(model: nn.Sequential) -> None:
+    """What the pickled string '0' -> '' gives: a layer torch's add_module would never name ''."""
+    modules = vars(model)["_modules"]
+    vars(model)["_modules"] = collections.OrderedDict(
+        ("" if key == "0" else key, value) for key, value in modules.items())
+
+
+@pytest.mark.parametrize("damage, fragment", [
+    (unnamed_layer, "the model names a layer '', a name torch refuses"),
+    (shadow_weight, "layer '0' (Conv2d) holds 'weight' twice, as an attribute and in _parameters"),
+    (narrow_conv, "layer '0' (Conv2d): weight has shape (1, 1, 3, 3), but out_channels 2, "
+                  "in_channels 1, groups 1, kernel_size (3, 3) need (2, 1, 3, 3)"),
+    (integer_weight, "layer '5' (Linear): weight holds torch.int64, not floating-point"),
+    (list_bias, "layer '5' (Linear) holds a list as parameter 'bias', not a tensor"),
+])
+@pytest.mark.parametrize("command", ["ann2snn", "convert"])
+def test_layer_tensors_are_checked_against_their_class(tmp_path, damage, fragment, command):
+    """Fuzz: a .pt ANN whose Conv2d had a second 'weight' or a weight narrower than its
+    out_channels reached the BatchNorm folding (internal AttributeError / RuntimeError, exit 1);
+    a layer named '' reached torch's ModuleDict (internal KeyError, exit 1)."""
+    model = cnn_ann()
+    damage(model)
+    path = tmp_path / "cnn.pt"
+    torch.save(model, path)
+    with pytest.raises(InvalidFileError, match=re.escape(fragment)):
+        load_torch_file(path)
+    data = tmp_path / "static.npz"
+    np.savez(data, x=np.random.default_rng(0).random((4, 1, 6, 6)).astype(np.float32))
+    args = ("-o", tmp_path / "snn.nir") if command == "ann2snn" else ("-o", tmp_path / "out")
+    assert_one_line_error(run(command, path, "--data", data, "--timesteps", "8", *args), str(path),
+                          fragment, "save the model again")
+    assert not (tmp_path / "snn.nir").exists() and not (tmp_path / "out").exists()
+
+
+def test_a_layer_without_its_optional_tensors_passes(tmp_path):
+    path = tmp_path / "plain.pt"
+    torch.save(nn.Sequential(nn.Linear(3, 4, bias=False), nn.BatchNorm1d(4, affine=False),
+                             nn.Conv2d(1, 2, 3, bias=False)), path)
+    assert isinstance(load_torch_file(path), nn.Sequential)
+
+
+def src_model(bias_max: float) -> nn.Sequential:
+    from neurodeploy import nn as ndnn
+
+    return nn.Sequential(nn.Linear(64, 8), ndnn.SRC(8, bias_max=bias_max), nn.Linear(8, 10),
+                         ndnn.LI())
+
+
+@pytest.mark.parametrize("target", ["fpga", "sim"])
+def test_a_parameter_beyond_float32_is_refused_naming_file_and_layer(tmp_path, target):
+    """Fuzz: an SRC bias_max of 1e308 (finite in float64) passed the Network's checks and
+    overflowed float32 in the reference engine: internal RuntimeError, exit 1."""
+    path = tmp_path / "src.pt"
+    torch.save(src_model(1e308), path)
+    out = tmp_path / "out"
+    assert_one_line_error(run("convert", path, "--target", target, "--data", DATA, "-o", out),
+                          f"{path}: layer '1': 'bias_max' must be a finite number within "
+                          "float32's range", "1e+308")
+    assert not out.exists()
+    torch.save(src_model(-3e38), path)  # the largest float32 values still pass
+    assert run("simulate", path, "--input", DATA, "-o", tmp_path / "y.npz").exit_code == 0
+
+
+def test_arrays_beyond_float32_are_refused_when_a_network_is_built():
+    from neurodeploy import ir
+
+    weight = np.full((3, 4), 1e300)  # float64, as a NIR file may hold it
+    with pytest.raises(UnsupportedModelError, match=r"layer '0': 'weight' holds 1e\+300, beyond "
+                                                    "float32's range"):
+        ir.Network.chain([ir.Layer("0", ir.Affine(weight, None))], (4,))
 
 
 def test_shipped_models_pass_the_inspection():

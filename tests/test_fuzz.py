@@ -9,7 +9,9 @@ co-simulation is left out (no iverilog needed).
 
 from __future__ import annotations
 
+import json
 import multiprocessing
+import shutil
 import sys
 from pathlib import Path
 
@@ -21,8 +23,8 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:  # the fuzz/ package lives beside neurodeploy/, not installed
     sys.path.insert(0, str(ROOT))
 
-from fuzz.cases import build_templates, make_case  # noqa: E402
-from fuzz.corpus import Corpus, Kind, build_corpus  # noqa: E402
+from fuzz.cases import build_templates, fails_manifest, make_case  # noqa: E402
+from fuzz.corpus import MANIFEST_NAME, Corpus, Kind, build_corpus  # noqa: E402
 from fuzz.execute import Outcome, RunResult, classify, init_worker, run_case, run_template  # noqa: E402
 
 SEED = 10
@@ -110,3 +112,47 @@ def test_outcomes_follow_the_error_contract(code, stderr, expected):
 def test_hangs_and_signals_are_not_errors():
     assert classify(RunResult(None, None, True, "", "", 60.0))[0] == Outcome.HANG
     assert classify(RunResult(None, 11, False, "", "", 1.0)) == (Outcome.CRASH, "killed by SIGSEGV")
+
+
+def edit_manifest(directory: Path, edit) -> None:
+    manifest = directory / MANIFEST_NAME
+    data = json.loads(manifest.read_text())
+    edit(data)
+    manifest.write_text(json.dumps(data, indent=1, sort_keys=True) + "\n")
+
+
+def set_version(version: str):
+    return lambda d: d.update(neurodeploy=version)
+
+
+@pytest.mark.parametrize("damage, fails", [
+    # seed 7's seven "accepted-invalid" cases: the writer's version string edited ("0.1.0" ->
+    # "1e999.0" by the float-literal mutation, or a flipped byte -> "0.:.0"); every listed file
+    # still has its sha256, so the directory matches its manifest and simulate may read it
+    (lambda d: edit_manifest(d, set_version("1e999.0")), False),
+    (lambda d: edit_manifest(d, set_version("0.:.0")), False),
+    (lambda d: (d / "report.md").write_text((d / "report.md").read_text() + " "), True),
+    (lambda d: (d / "report.md").unlink(), True),
+    (lambda d: (d / "extra.bin").write_bytes(b""), True),
+    (lambda d: edit_manifest(d, lambda m: m["files"].update({"report.md": "0" * 64})), True),
+    (lambda d: edit_manifest(d, lambda m: m["files"].pop("report.md")), True),
+    (lambda d: (d / MANIFEST_NAME).write_text("{"), True),
+])
+def test_a_manifest_violation_is_a_listed_file_changed_not_any_byte(corpus, tmp_path, damage,
+                                                                    fails):
+    """The harness counted any changed byte of the directory (its manifest's version field
+    included) as a manifest violation; it now checks the files against the manifest itself, as
+    neurodeploy does, and agrees with neurodeploy's own check."""
+    from neurodeploy.artifacts.manifest import verify_manifest
+    from neurodeploy.errors import InvalidFileError
+
+    directory = tmp_path / "sim-out"
+    shutil.copytree(corpus.path("sim-out"), directory)
+    assert not fails_manifest(directory)
+    damage(directory)
+    assert fails_manifest(directory) is fails
+    if fails:
+        with pytest.raises(InvalidFileError):
+            verify_manifest(directory)
+    else:
+        verify_manifest(directory)

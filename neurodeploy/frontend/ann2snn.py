@@ -55,9 +55,21 @@ class Conversion:
 
 
 def _fold(layer: nn.Module, norm: nn.BatchNorm1d | nn.BatchNorm2d) -> None:
-    """Fold an eval-mode batch norm into the Linear / Conv2d before it."""
-    scale = norm.weight.detach() / torch.sqrt(norm.running_var + norm.eps)
-    shift = norm.bias.detach() - norm.running_mean * scale
+    """Fold an eval-mode batch norm into the Linear / Conv2d before it (affine=False: weight 1,
+    bias 0); it must normalise that layer's outputs with running statistics."""
+    outputs = layer.weight.shape[0]
+    if norm.running_mean is None or norm.running_var is None:
+        raise UnsupportedModelError(
+            f"a {type(norm).__name__} without running statistics (track_running_stats=False) "
+            "normalises by the batch and cannot be folded; train it with track_running_stats=True")
+    if norm.running_mean.shape != (outputs,):
+        raise UnsupportedModelError(
+            f"a {type(norm).__name__} over {norm.running_mean.numel()} features follows a "
+            f"{type(layer).__name__} with {outputs} outputs; give it {outputs} features")
+    weight = norm.weight.detach() if norm.weight is not None else torch.ones(outputs)
+    bias = norm.bias.detach() if norm.bias is not None else torch.zeros(outputs)
+    scale = weight / torch.sqrt(norm.running_var + norm.eps)
+    shift = bias - norm.running_mean * scale
     with torch.no_grad():
         shape = (-1,) + (1,) * (layer.weight.dim() - 1)
         layer.weight.mul_(scale.reshape(shape))
@@ -109,7 +121,7 @@ def load_ann(source: object, x: np.ndarray) -> tuple[nn.Sequential, tuple[int, .
         from neurodeploy.frontend.onnx_ann import load_onnx_ann, run_onnx
 
         module, shape = load_onnx_ann(source)
-        ann = canonical_ann(module)
+        ann = _canonical_ann_of(source, module)
         _require_finite(ann, source)
         sample = np.asarray(x[:256], dtype=np.float32)
         expected = run_onnx(source, sample)
@@ -121,19 +133,28 @@ def load_ann(source: object, x: np.ndarray) -> tuple[nn.Sequential, tuple[int, .
                                         "onnxruntime on the data; the graph uses an unsupported "
                                         "construct")
         return ann, shape
-    if isinstance(source, str | Path):
-        source = load_torch_file(Path(source))
-    ann = canonical_ann(source)
-    _require_finite(ann, "the ANN")
+    is_file = isinstance(source, str | Path)
+    what = source if is_file else "the ANN"
+    ann = (_canonical_ann_of(source, load_torch_file(Path(source))) if is_file
+           else canonical_ann(source))
+    _require_finite(ann, what)
     shape = tuple(np.asarray(x).shape[1:])
     try:
         with torch.no_grad():
             ann(torch.from_numpy(np.asarray(x[:2], dtype=np.float32)))
     except (RuntimeError, IndexError, TypeError, ValueError, AttributeError) as exc:
-        raise UnsupportedModelError(f"the ANN does not run on data of shape {shape}: "
+        raise UnsupportedModelError(f"{what} does not run on data of shape {shape}: "
                                     f"{str(exc).splitlines()[0][:120] if str(exc) else type(exc).__name__}"
                                     ) from None
     return ann, shape
+
+
+def _canonical_ann_of(path: str | Path, module: nn.Module) -> nn.Sequential:
+    """canonical_ann of the model read from `path`, a refusal naming the file."""
+    try:
+        return canonical_ann(module)
+    except UnsupportedModelError as exc:
+        raise UnsupportedModelError(f"{path}: {exc}") from None
 
 
 def _require_finite(ann: nn.Module, what: object) -> None:

@@ -3,7 +3,10 @@
 A pickle can name any callable; torch's weights-only unpickler refuses every global that is not
 allowlisted, so loading a `.pt` never runs code from the file. Before torch reads it, the
 archive is inspected (`torch_archive`) so that a file cannot make the allowlisted classes
-allocate more than it holds; after it, every layer must have the members its class always has.
+allocate more than it holds; after it, every layer must have the members its class always has,
+each name once (an attribute never shadows a parameter, buffer or submodule), tensors in its
+parameter and buffer tables, and, for torch's Linear, Conv2d and BatchNorm, floating-point tensors
+of the shapes its own configuration gives them.
 Classes of known ML libraries outside the allowlist are "not supported"; any other global is
 refused as a possible code payload.
 """
@@ -73,9 +76,73 @@ def _required_members(module: nn.Module) -> set[str]:
     return required
 
 
+_RESAVE = "the file is damaged or was not written by torch.save(model): save the model again"
+
+
+def _check_tables(path: Path, module: nn.Module, where: str) -> None:
+    """Each name once, and tensors (or None) in the parameter and buffer tables: nn.Module's
+    own setattr keeps both, so a file breaking them was damaged or made by hand."""
+    members = vars(module)
+    for table, kind in (("_parameters", nn.Parameter), ("_buffers", torch.Tensor)):
+        if not isinstance(members.get(table), dict):
+            raise InvalidFileError(f"{path}: {where} has no {table[1:]} table; {_RESAVE}")
+        for key, value in members[table].items():
+            if value is not None and not isinstance(value, kind):
+                raise InvalidFileError(f"{path}: {where} holds a {type(value).__name__} as "
+                                       f"{table[1:-1]} {key!r}, not a tensor; {_RESAVE}")
+    for table in ("_parameters", "_buffers", "_modules"):
+        shadowed = sorted(str(key) for key in members.get(table) or {} if key in members)
+        if shadowed:
+            raise InvalidFileError(f"{path}: {where} holds {shadowed[0]!r} twice, as an attribute "
+                                   f"and in {table}; {_RESAVE}")
+
+
+def _configured_shapes(module: nn.Module) -> tuple[str, dict[str, tuple | None]] | None:
+    """(its configuration, the shape it gives each tensor, None where it gives none) for torch's
+    Linear, Conv2d and BatchNorm, whose configuration code reads besides the tensors."""
+    if isinstance(module, nn.Linear):
+        out, inp = module.out_features, module.in_features
+        return f"out_features {out!r}, in_features {inp!r}", {"weight": (out, inp), "bias": (out,)}
+    if isinstance(module, nn.Conv2d):
+        out, inp, groups, kernel = (module.out_channels, module.in_channels, module.groups,
+                                    module.kernel_size)
+        valid = (isinstance(groups, int) and groups > 0 and isinstance(inp, int)
+                 and isinstance(kernel, tuple))
+        return (f"out_channels {out!r}, in_channels {inp!r}, groups {groups!r}, kernel_size "
+                f"{kernel!r}", {"weight": (out, inp // groups, *kernel) if valid else None,
+                                "bias": (out,)})
+    if isinstance(module, nn.BatchNorm1d | nn.BatchNorm2d):
+        count = (module.num_features,)
+        return (f"num_features {module.num_features!r}",
+                dict.fromkeys(("weight", "bias", "running_mean", "running_var"), count))
+    return None
+
+
+def _check_shapes(path: Path, module: nn.Module, where: str) -> None:
+    """Floating-point tensors of the shapes the layer's configuration gives them."""
+    configured = _configured_shapes(module)
+    if configured is None:
+        return
+    config, shapes = configured
+    tensors = {**vars(module)["_parameters"], **vars(module)["_buffers"]}
+    layer = f"{path}: {where}"
+    for key, shape in shapes.items():
+        tensor = tensors.get(key)
+        if tensor is None:  # an optional tensor (bias=False, affine=False) left out
+            continue
+        if shape is None or tuple(tensor.shape) != shape:
+            need = "integers and a positive groups" if shape is None else str(shape)
+            raise InvalidFileError(f"{layer}: {key} has shape {tuple(tensor.shape)}, but "
+                                   f"{config} need {need}; {_RESAVE}")
+        if not tensor.is_floating_point():
+            raise InvalidFileError(f"{layer}: {key} holds {tensor.dtype}, not floating-point "
+                                   f"numbers; {_RESAVE}")
+
+
 def check_structure(path: Path, module: nn.Module, name: str = "") -> None:
-    """Refuse a loaded model whose layers lack members their class always has (a damaged or
-    hand-made pickle), before any code reads them."""
+    """Refuse a loaded model whose layers lack members their class always has, hold a name
+    twice, hold non-tensors as tensors or tensors of shapes their configuration contradicts (a
+    damaged or hand-made pickle), before any code reads them."""
     where = f"layer {name!r}" if name else "the model"
     if type(module) in ALLOWED_CLASSES:  # only allowlisted classes can have been unpickled
         missing = {member for member in _required_members(module) - _member_names(module)
@@ -83,13 +150,19 @@ def check_structure(path: Path, module: nn.Module, name: str = "") -> None:
         if missing:
             raise InvalidFileError(
                 f"{path}: {where} ({type(module).__name__}) lacks {', '.join(sorted(missing)[:4])};"
-                " the file is damaged or was not written by torch.save(model): save the model "
-                "again")
+                f" {_RESAVE}")
+        label = f"{where} ({type(module).__name__})"
+        _check_tables(path, module, label)
+        _check_shapes(path, module, label)
     children = vars(module).get("_modules")
     if not isinstance(children, dict):
         raise InvalidFileError(f"{path}: {where} has no table of layers; save the model again "
                                "with torch.save(model)")
     for child_name, child in children.items():
+        if (not isinstance(child_name, str) or not child_name or "." in child_name
+                or hasattr(type(module), child_name)):  # what torch's add_module refuses
+            raise InvalidFileError(f"{path}: {where} names a layer {child_name!r}, a name torch "
+                                   f"refuses (empty, dotted or a member of its class); {_RESAVE}")
         if not isinstance(child, nn.Module):
             raise InvalidFileError(f"{path}: {where} holds a {type(child).__name__} among its "
                                    "layers; save the model again with torch.save(model)")

@@ -3,14 +3,17 @@
 Writing: the same arrays always give the same bytes (sorted names, fixed zip timestamps).
 Reading: every member's header is checked before anything is allocated: a numeric dtype (no
 objects, so no pickles), a shape whose size the limit allows, a name without path tricks;
-a truncated or corrupt archive is a one-line InvalidFileError naming the file.
+a truncated or corrupt archive (a member that fails to decompress or its CRC) is a one-line
+InvalidFileError naming the file.
 """
 
 from __future__ import annotations
 
 import io
+import lzma
 import math
 import zipfile
+import zlib
 from pathlib import Path
 
 import numpy as np
@@ -35,8 +38,25 @@ def write_npz(path: str | Path, arrays: dict[str, np.ndarray]) -> None:
             archive.writestr(info, buffer.getvalue())
 
 
+#: what zipfile raises for a member whose compressed bytes or CRC are damaged (bz2 raises an
+#: OSError without errno)
+_DAMAGED = (zlib.error, lzma.LZMAError, zipfile.BadZipFile)
+
+
 def _read_member(archive: zipfile.ZipFile, member: str, path: Path, max_elements: int,
                  dtype_error: type[NeurodeployError]) -> np.ndarray:
+    try:
+        return _read_array(archive, member, path, max_elements, dtype_error)
+    except (*_DAMAGED, OSError) as exc:
+        if isinstance(exc, OSError) and exc.errno is not None:  # the disk, not the bytes
+            raise
+        reason = str(exc).splitlines()[0][:100] if str(exc) else type(exc).__name__
+        raise InvalidFileError(f"{path}: array '{member.removesuffix('.npy')}' is damaged "
+                               f"({reason}); write the file again with numpy.savez") from None
+
+
+def _read_array(archive: zipfile.ZipFile, member: str, path: Path, max_elements: int,
+                dtype_error: type[NeurodeployError]) -> np.ndarray:
     with archive.open(member) as handle:
         version = np.lib.format.read_magic(handle)
         if version == (1, 0):

@@ -1,7 +1,8 @@
 """The rules every node of a float Network keeps, checked when the Network is built.
 
 Whatever a model came from (a torch module, a .pt, a NIR file of any producer, an ONNX ANN), its
-parameters must be finite numbers of the shapes the node's update needs, thresholds positive,
+parameters must be finite numbers within float32's range (the float reference computes in
+float32, where a larger value is infinite) of the shapes the node's update needs, thresholds positive,
 structural fields (strides, paddings, groups) sensible, and no node larger than MAX_NODE_SIZE
 values per sample. A rule broken is a ValueError naming the field; `Network` turns it into one
 line naming the layer.
@@ -17,6 +18,8 @@ from neurodeploy.ir import nodes
 
 #: the largest number of values a node may hold per sample (bounds memory before allocation)
 MAX_NODE_SIZE = 1 << 26
+#: the largest magnitude a parameter may have: float32's largest finite value
+FLOAT32_MAX = float(np.finfo(np.float32).max)
 
 
 def _array(name: str, value: object) -> np.ndarray:
@@ -27,6 +30,10 @@ def _array(name: str, value: object) -> np.ndarray:
         raise ValueError(f"'{name}' holds {array.size:,} values")
     if not np.all(np.isfinite(array)):
         raise ValueError(f"'{name}' holds NaN or infinity")
+    largest = float(np.max(np.abs(array))) if array.dtype.kind == "f" and array.size else 0.0
+    if largest > FLOAT32_MAX:
+        raise ValueError(f"'{name}' holds {largest:.3g}, beyond float32's range "
+                         f"(|value| <= {FLOAT32_MAX:.4g})")
     return array
 
 
@@ -46,8 +53,13 @@ def _per_neuron(name: str, value: object, shape: tuple[int, ...], positive: bool
 
 
 def _scalar(name: str, value: object) -> None:
-    if not isinstance(value, int | float | np.number) or not math.isfinite(float(value)):
-        raise ValueError(f"'{name}' must be a finite number, got {value!r}")
+    try:
+        number = float(value) if isinstance(value, int | float | np.number) else math.nan
+    except OverflowError:  # an int beyond float64
+        number = math.inf
+    if not math.isfinite(number) or abs(number) > FLOAT32_MAX:
+        raise ValueError(f"'{name}' must be a finite number within float32's range "
+                         f"(|value| <= {FLOAT32_MAX:.4g}), got {value!r}")
 
 
 def _pair(name: str, pair: tuple[int, ...], minimum: int) -> None:
