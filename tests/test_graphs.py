@@ -176,3 +176,26 @@ def _network_from_graph(graph: nir.NIRGraph):
     from neurodeploy.io.nir_read import network_from_nir
 
     return network_from_nir(graph, resolve_dialect("nir"))
+
+
+def test_node_names_torch_would_refuse_still_run(tmp_path):
+    """NIR node names are free text: members of a torch module ('forward', 'training'), dotted
+    names and names that differ only in dots or underscores each get their own layer."""
+    weight = np.eye(3, dtype=np.float32)
+    nodes = {"input": nir.Input(input_type={"input": np.array([3])}),
+             "forward": nir.Affine(weight=weight * 2, bias=np.zeros(3, np.float32)),
+             "a.b": nir.LIF(tau=np.full(3, 4.0, np.float32), r=np.full(3, 4.0, np.float32),
+                            v_leak=np.zeros(3, np.float32), v_threshold=np.ones(3, np.float32),
+                            v_reset=np.zeros(3, np.float32)),
+             "a__b": nir.Linear(weight=weight),
+             "training": nir.LI(tau=np.full(3, 2.0, np.float32), r=np.full(3, 2.0, np.float32),
+                                v_leak=np.zeros(3, np.float32)),
+             "output": nir.Output(output_type={"output": np.array([3])})}
+    edges = [("input", "forward"), ("forward", "a.b"), ("a.b", "a__b"), ("a__b", "training"),
+             ("training", "output")]
+    nir.write(str(tmp_path / "names.nir"), nir.NIRGraph(nodes=nodes, edges=edges,
+                                                        type_check=False))
+    network = nd.load(tmp_path / "names.nir")
+    result = nd.simulate(network, np.ones((6, 2, 3), np.float32))
+    assert set(network.nodes) == {"forward", "a.b", "a__b", "training"}
+    assert result.spikes["a.b"].sum() > 0 and np.abs(result.output).sum() > 0

@@ -134,8 +134,11 @@ class GraphNetwork(nn.Module):
 
 
 def _key(name: str) -> str:
-    """A ModuleDict key for a node name (torch forbids dots)."""
-    return name.replace(".", "__")
+    """A distinct module key for each node name: torch forbids dots, empty names and names of
+    a module's members, so `_` is escaped as `__` and `.` as `_d`, and a key that would be
+    empty or a member gets the prefix `n_` (which no escaped name can begin with)."""
+    key = name.replace("_", "__").replace(".", "_d")
+    return key if key and not hasattr(nn.Sequential(), key) else f"n_{key}"
 
 
 def torch_from_network(network: ir.Network) -> nn.Module:
