@@ -13,6 +13,7 @@ import os
 import sys
 import traceback
 from collections.abc import Callable
+from contextlib import contextmanager
 from functools import wraps
 from pathlib import Path
 
@@ -22,6 +23,8 @@ from neurodeploy.cli_models import (
     architecture_options,
     load_model,
     model_options,
+    network_and_data,
+    output_classes,
     raise_usage,
     torch_source,
 )
@@ -79,20 +82,6 @@ def friendly_errors(command: Callable) -> Callable:
             _exit(f"internal error: {type(exc).__name__}: {_first_line(exc)}{hint}", 1)
 
     return wrapper
-
-
-def _output_classes(subject: object) -> int | None:
-    """How many classes labels may name: the size of a 1-D output layer, else None."""
-    from neurodeploy import ir
-    from neurodeploy.program.graph import Program
-
-    if isinstance(subject, ir.Network):
-        shape = subject.output_shape
-    elif isinstance(subject, Program):
-        shape = subject.shapes[subject.output]
-    else:
-        return None
-    return int(shape[0]) if len(shape) == 1 else None
 
 
 def _show_warning(message, category, filename, lineno, file=None, line=None) -> None:
@@ -168,7 +157,7 @@ def simulate(model: Path, input_path: Path, output: Path | None, timesteps: int 
     else:
         subject = load_model(model, how)
         shape = subject.input_shape
-    data = load_data(input_path, shape, timesteps, encoding, classes=_output_classes(subject))
+    data = load_data(input_path, shape, timesteps, encoding, classes=output_classes(subject))
     if executor is not None:
         result = run_executor(subject, model, data.x, executor)
     elif is_artifact(model):
@@ -210,6 +199,8 @@ def _target_help() -> str:
               help="Weight bits (target default: sim and loihi 8; fpga: the data-path width, 16).")
 @click.option("--state-bits", type=click.IntRange(2, 32), default=None,
               help="sim: width of neuron states (default 24).")
+@click.option("--activation-bits", type=click.IntRange(1, 16), default=None,
+              help="sim: graded spike width (default 8); akida: 1, 2, 4 or 8 (default 4).")
 @click.option("--lanes", type=click.Choice(LANE_CHOICES), default=None,
               help="fpga: MAC lanes (default 4).")
 @click.option("--multi-chip", is_flag=True, default=None,
@@ -219,38 +210,29 @@ def _target_help() -> str:
 @friendly_errors
 def convert(model: Path, target: str, output: Path | None, data: Path | None,
             calib: Path | None, timesteps: int | None, encoding: str, weight_bits: int | None,
-            state_bits: int | None, lanes: int | None, multi_chip: bool | None, as_json: bool,
-            **how) -> None:
+            state_bits: int | None, activation_bits: int | None, lanes: int | None,
+            multi_chip: bool | None, as_json: bool, **how) -> None:
     """Convert MODEL for a target; writes OUT/ with model.nir, the program, reports.
 
     MODEL may also be a ReLU ANN (.onnx, or a .pt with ReLU layers): it is converted to a
     single-spike SNN first (see `ann2snn`; direct input over --timesteps, default 32).
     """
-    from neurodeploy.api import load
     from neurodeploy.artifacts import check_output_directory
     from neurodeploy.io.data import load_data
-    from neurodeploy.pipeline import deploy, is_ann, snn_from_ann
+    from neurodeploy.pipeline import deploy
     from neurodeploy.targets.registry import get_target
 
     get_target(target)
     out = output or Path(f"{model.stem}-{target}")
     check_output_directory(out, (model, data, calib))
-    source = torch_source(model, how)
-    if is_ann(source):
-        if data is None:
-            raise_usage("converting an ANN needs --data D.npz with static x (B, *features)")
-        network, x, y = snn_from_ann(source, data, timesteps)
-    else:
-        network = load_model(model, how) if source is model else load(source)
-        if data is None:
-            raise_usage("convert needs --data D.npz to calibrate the quantization")
-        dataset = load_data(data, network.input_shape, timesteps, encoding,
-                            classes=_output_classes(network))
-        x, y = dataset.x, dataset.y
+    if data is None:
+        raise_usage("convert needs --data D.npz: static x (B, *features) for an ANN, data to "
+                    "calibrate the quantization for an SNN")
+    network, x, y = network_and_data(model, data, timesteps, encoding, how)
     calibration = None if calib is None else load_data(calib, network.input_shape, timesteps,
                                                        encoding).x
-    options = {"weight_bits": weight_bits, "state_bits": state_bits, "lanes": lanes,
-               "multi_chip": multi_chip}
+    options = {"weight_bits": weight_bits, "state_bits": state_bits,
+               "activation_bits": activation_bits, "lanes": lanes, "multi_chip": multi_chip}
     report = deploy(network, target, out, x, y, {k: v for k, v in options.items() if v is not None},
                     (model, data, calib), calibration)
     if as_json:
@@ -271,8 +253,8 @@ def _warn_saturation(fractions: dict[str, float]) -> None:
     for name, fraction in fractions.items():
         if fraction > SATURATION_WARNING:
             click.echo(f"warning: node {name}: {100 * fraction:.2f} % of its updates saturated "
-                       "the state format (or clipped the output); widen the state bits "
-                       "(state_bits) or check the calibration data", err=True)
+                       "its state or output format; widen them (--state-bits, "
+                       "--activation-bits) or check the calibration data", err=True)
 
 
 def _summary(report: dict) -> str:
@@ -298,39 +280,58 @@ def _summary(report: dict) -> str:
 @click.option("--target", default="sim", show_default=True, help=_target_help())
 @click.option("--bits", type=BitWidths(WEIGHT_BITS.min, WEIGHT_BITS.max), default="2,4,8,16",
               show_default=True, help="Weight widths to sweep, comma-separated.")
+@click.option("--activation-bits", "activation_bits", type=BitWidths(1, 16), default=None,
+              help="Activation widths to sweep too (sim, akida), comma-separated.")
+@click.option("--windows", type=BitWidths(1, TIMESTEPS.max), default=None,
+              help="Window lengths (time steps) to sweep, for static data or an ANN.")
 @click.option("-o", "--output", type=click.Path(path_type=Path),
               help="Output directory (default: <model stem>-<target>-report/).")
 @click.option("--timesteps", type=TIMESTEPS, default=None,
-              help="Steps to encode static data into (default 20).")
+              help="Steps to encode static data into (default 20; 32 for an ANN).")
 @click.option("--encoding", type=click.Choice(ENCODINGS), default="rate", show_default=True,
               help="Encoding of static data.")
 @model_options
 @friendly_errors
-def report(model: Path, data: Path, target: str, bits: tuple[int, ...], output: Path | None,
-           timesteps: int | None, encoding: str, **how) -> None:
-    """Sweep weight bit widths: accuracy, per-layer SQNR, spikes, energy; table + PNG plot."""
+def report(model: Path, data: Path, target: str, bits: tuple[int, ...],
+           activation_bits: tuple[int, ...] | None, windows: tuple[int, ...] | None,
+           output: Path | None, timesteps: int | None, encoding: str, **how) -> None:
+    """Sweep weight (and activation) widths and window lengths: accuracy, per-layer SQNR,
+    spikes, energy; table + PNG plot. MODEL may be a ReLU ANN (converted first)."""
     from neurodeploy.artifacts import OutputKind, check_output_directory, output_directory, write_json
-    from neurodeploy.io.data import load_data
-    from neurodeploy.pipeline import bit_sweep
+    from neurodeploy.pipeline import bit_sweep, merge_sweeps
     from neurodeploy.report.sweep import plot_sweep, sweep_markdown
+    from neurodeploy.targets.registry import get_target
 
+    get_target(target)
     out = output or Path(f"{model.stem}-{target}-report")
     check_output_directory(out, (model, data))
-    network = load_model(model, how)
-    dataset = load_data(data, network.input_shape, timesteps, encoding,
-                        classes=_output_classes(network))
-    if sys.stderr.isatty():  # progress for people; piped stderr keeps errors to one line
-        with click.progressbar(length=len(bits), label="quantizing", file=sys.stderr) as bar:
-            sweep = bit_sweep(network, dataset.x, dataset.y, target, list(bits),
-                              lambda: bar.update(1))
-    else:
-        sweep = bit_sweep(network, dataset.x, dataset.y, target, list(bits))
+    lengths = list(windows or (timesteps,))
+    activations = list(activation_bits or (None,))
+    total = len(bits) * len(activations) * len(lengths)
+    sweeps = []
+    with _progress(total, "quantizing") as advance:
+        for length in lengths:
+            network, x, y = network_and_data(model, data, length, encoding, how,
+                                              static=windows is not None)
+            sweeps.append(bit_sweep(network, x, y, target, list(bits), advance, activations,
+                                    length))
+    sweep = merge_sweeps(sweeps)
     with output_directory(out, (model, data), OutputKind.REPORT) as staging:
         write_json(staging / "sweep.json", sweep)
         (staging / "sweep.md").write_text(sweep_markdown(sweep))
         plot_sweep(sweep, staging / "accuracy_vs_bits.png")
     click.echo(sweep_markdown(sweep))
     click.echo(f"wrote {out}/")
+
+
+@contextmanager
+def _progress(length: int, label: str):
+    """A progress bar for people (stderr a terminal); piped stderr keeps errors to one line."""
+    if not sys.stderr.isatty():
+        yield lambda: None
+        return
+    with click.progressbar(length=length, label=label, file=sys.stderr) as bar:
+        yield lambda: bar.update(1)
 
 
 @main.command()

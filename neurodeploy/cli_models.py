@@ -84,3 +84,36 @@ def load_model(path: Path, how: dict):
 
     return load(path, dialect=how["dialect"], reset=how["reset"], dt=how["dt"], spike=how["spike"],
                 min_v=how["min_v"], architecture=_architecture(how))
+
+
+def output_classes(subject: object) -> int | None:
+    """How many classes labels may name: the size of a 1-D output layer, else None."""
+    from neurodeploy import ir
+    from neurodeploy.program.graph import Program
+
+    if isinstance(subject, ir.Network):
+        shape = subject.output_shape
+    elif isinstance(subject, Program):
+        shape = subject.shapes[subject.output]
+    else:
+        return None
+    return int(shape[0]) if len(shape) == 1 else None
+
+
+def network_and_data(model: Path, data: Path, timesteps: int | None, encoding: str, how: dict,
+                      static: bool = False):
+    """(network, x, labels) for MODEL: an ANN converted first (direct input), an SNN with the
+    data encoded over `timesteps`; `static` requires static data (a window sweep)."""
+    from neurodeploy.api import load
+    from neurodeploy.io.data import load_data, read_static
+    from neurodeploy.pipeline import is_ann, snn_from_ann
+
+    source = torch_source(model, how)
+    if is_ann(source):
+        return snn_from_ann(source, data, timesteps)
+    network = load_model(model, how) if source is model else load(source)
+    if static:
+        read_static(data)  # a window sweep re-encodes static data: refuse time-major data
+    dataset = load_data(data, network.input_shape, timesteps, encoding,
+                        classes=output_classes(network))
+    return network, dataset.x, dataset.y

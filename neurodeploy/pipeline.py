@@ -22,7 +22,12 @@ from neurodeploy.program.calibrate import MAX_SAMPLES
 from neurodeploy.program.graph import Program
 from neurodeploy.program.nir import write_program_nir
 from neurodeploy.program.serialize import save_program
-from neurodeploy.report.build import build_report, node_agreement, node_delays
+from neurodeploy.report.build import (
+    as_deployed_sees_time,
+    build_report,
+    node_agreement,
+    node_delays,
+)
 from neurodeploy.report.markdown import render_markdown
 from neurodeploy.targets.registry import get_target
 
@@ -69,30 +74,44 @@ def deploy(network: ir.Network, target: str, out: Path, x: np.ndarray, labels: n
 
 
 def bit_sweep(network: ir.Network, x: np.ndarray, labels: np.ndarray | None, target: str,
-              bits: Iterable[int], step: Callable[[], None] = lambda: None) -> dict:
-    """Convert at each weight width in `bits` and measure it against the float reference."""
+              bits: Iterable[int], step: Callable[[], None] = lambda: None,
+              activation_bits: Sequence[int | None] = (None,), window: int | None = None) -> dict:
+    """Convert at each weight width in `bits` (and each activation width, for targets that
+    have one) and measure it against the float reference; rows carry the window length."""
     x = check_input(x, network.input_shape)
     chosen = get_target(target)
     reference = simulate_network(network, x, record_outputs=True)
+    float_accuracy = None if labels is None else reference.accuracy(labels)
     rows = []
     for width in bits:
-        program = convert(network, target, x, weight_bits=width)
-        deployed = simulate_program(program, x, record_outputs=True)
-        placement = chosen.place(program)
-        cost = chosen.cost(program, deployed, placement)
-        lag = program.latency
-        output = deployed.output[lag:lag + reference.output.shape[0]]
-        rows.append({
-            "weight_bits": width,
-            "accuracy": None if labels is None else deployed.accuracy(labels),
-            "identical_output_fraction": float(np.mean(output == reference.output)),
-            "nodes": node_agreement(reference, deployed, node_delays(program)),
-            "spikes": deployed.total_spikes / x.shape[1],
-            "energy_total_pj": cost.energy.total_pj, "energy_dynamic_pj": cost.energy.dynamic_pj})
-        step()
-    return {"target": target, "float_accuracy": None if labels is None
-            else reference.accuracy(labels), "float_spikes": reference.total_spikes / x.shape[1],
-            "rows": rows}
+        for activation in activation_bits:
+            options = {"weight_bits": width} | ({} if activation is None
+                                               else {"activation_bits": activation})
+            program = convert(network, target, x, **options)
+            deployed = simulate_program(program, x, record_outputs=True)
+            placement = chosen.place(program)
+            cost = chosen.cost(program, deployed, placement)
+            aligned = as_deployed_sees_time(reference, program)
+            lag = program.latency
+            output = deployed.output[lag:lag + aligned.output.shape[0]]
+            rows.append({
+                "weight_bits": width, "activation_bits": activation,
+                "window": window or x.shape[0], "float_accuracy": float_accuracy,
+                "accuracy": None if labels is None else deployed.accuracy(labels),
+                "identical_output_fraction": float(np.mean(output == aligned.output)),
+                "nodes": node_agreement(aligned, deployed, node_delays(program)),
+                "spikes": deployed.total_spikes / x.shape[1],
+                "energy_total_pj": cost.energy.total_pj,
+                "energy_dynamic_pj": cost.energy.dynamic_pj})
+            step()
+    return {"target": target, "float_accuracy": float_accuracy,
+            "float_spikes": reference.total_spikes / x.shape[1], "rows": rows}
+
+
+def merge_sweeps(sweeps: Sequence[dict]) -> dict:
+    """Sweeps over several windows as one: the rows of all, the first window's float figures."""
+    first = sweeps[0]
+    return {**first, "rows": [row for sweep in sweeps for row in sweep["rows"]]}
 
 
 def is_ann(source: Path | object) -> bool:
@@ -125,4 +144,4 @@ def snn_from_ann(source: Path | object, data_path: Path, timesteps: int | None
     return conversion.network, encode(x, steps, "direct"), y
 
 
-__all__ = ["bit_sweep", "deploy", "evaluate", "is_ann", "snn_from_ann"]
+__all__ = ["bit_sweep", "deploy", "evaluate", "is_ann", "merge_sweeps", "snn_from_ann"]

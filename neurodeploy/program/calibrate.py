@@ -8,7 +8,7 @@ reset, which the state's format must hold too.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -27,6 +27,8 @@ class Calibration:
     input_max: float
     input_is_integer: bool
     drive_max: dict[str, np.ndarray]
+    #: per node, max |sum over time of its output| per value (a window's spike count)
+    total_max: dict[str, np.ndarray] = field(default_factory=dict)
 
 
 def calibration_sample(x: np.ndarray) -> np.ndarray:
@@ -55,5 +57,7 @@ def measure(network: ir.Network, sample: np.ndarray, states: dict[str, dict[str,
                  for name, recorded in states.items()}
     drive_max = {layer.name: _drive(network, layer.name, sample, outputs)
                  for layer in network.neuron_layers}
+    total_max = {name: np.abs(values.sum(axis=0)).max(axis=0).astype(np.float64)
+                 for name, values in outputs.items()}
     return Calibration(sample, state_max, float(np.abs(sample).max(initial=0.0)),
-                       bool(np.all(sample == np.round(sample))), drive_max)
+                       bool(np.all(sample == np.round(sample))), drive_max, total_max)

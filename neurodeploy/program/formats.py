@@ -25,6 +25,7 @@ class Rounding(StrEnum):
     HALF_UP = "half up"  # floor(x + 1/2): ties toward +inf
     TOWARD_ZERO = "toward zero"  # truncation of the magnitude
     FLOOR = "floor"  # arithmetic right shift
+    HALF_EVEN = "half even"  # to nearest, ties to even (ONNX QuantizeLinear)
 
 
 class Overflow(StrEnum):

@@ -22,23 +22,35 @@ import numpy as np
 
 from neurodeploy.errors import UnsupportedModelError
 from neurodeploy.ir.graph import INPUT, Edge, Group, check_edges, latency, schedule, topological_order
-from neurodeploy.program.formats import round_half_up
+from neurodeploy.program.formats import Rounding, round_half_up
 from neurodeploy.program.node import ProgramNode, Tally
 
 #: largest number of values a node may hold per sample (bounds work before allocation)
 MAX_NODE_SIZE = 1 << 26
 
 
+def window_frame(x: np.ndarray) -> np.ndarray:
+    """A time-major sequence `(T, B, ...)` as one frame `(B, ...)`: its sum over time (spike
+    counts of a rate-coded input), accumulated in float64 and delivered as float32."""
+    return np.asarray(x, dtype=np.float64).sum(axis=0).astype(np.float32)
+
+
 @dataclass(frozen=True)
 class InputFormat:
-    """The program's input: per-sample shape, real value of one integer, signed width."""
+    """The program's input: per-sample shape, real value of one integer, signed width; with
+    `window`, the program sees one frame, the input summed over time (`window_frame`), and
+    `rounding` says how a real value becomes an integer (half up, or half even as ONNX's
+    QuantizeLinear; a window's scale is then a power of two, so the division is exact)."""
 
     shape: tuple[int, ...]
     scale: float
     bits: int
+    window: bool = False
+    rounding: Rounding = Rounding.HALF_UP
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "shape", tuple(int(d) for d in self.shape))
+        object.__setattr__(self, "rounding", Rounding(self.rounding))
 
     def validate(self) -> None:
         if not self.shape or any(d < 1 for d in self.shape) or math.prod(self.shape) > MAX_NODE_SIZE:
@@ -47,17 +59,24 @@ class InputFormat:
             raise ValueError(f"input scale {self.scale} must be finite and positive")
         if not 2 <= self.bits <= 24:
             raise ValueError(f"input bits {self.bits} must be 2..24")
+        if self.rounding not in (Rounding.HALF_UP, Rounding.HALF_EVEN):
+            raise ValueError(f"input rounding {self.rounding} must be half up or half even")
+        if self.window and math.frexp(self.scale)[0] != 0.5:
+            raise ValueError(f"a window's input scale {self.scale} must be a power of two")
 
     @property
     def bound(self) -> float:
         return float(1 << (self.bits - 1))
 
     def quantize(self, x: np.ndarray, tally: Tally | None = None) -> np.ndarray:
-        """Real input -> integers of `scale` (rounded half up, saturated to `bits`, the
-        saturated values counted in `tally`), returned as integer-valued float32 (exact:
-        bits <= 24), ready for BLAS."""
+        """Real input -> integers of `scale` (rounded, saturated to `bits`, the saturated
+        values counted in `tally`), returned as integer-valued float32 (exact: bits <= 24),
+        ready for BLAS; a window's input becomes one step, its frame."""
         limit = 1 << (self.bits - 1)
-        values = round_half_up(np.asarray(x, dtype=np.float64) / self.scale)
+        if self.window:
+            x = window_frame(x)[None]
+        scaled = np.asarray(x, dtype=np.float64) / self.scale
+        values = np.rint(scaled) if self.rounding is Rounding.HALF_EVEN else round_half_up(scaled)
         if tally is None:
             return np.clip(values, -limit, limit - 1).astype(np.float32)
         tally.updates += values.size

@@ -31,7 +31,7 @@ from neurodeploy.errors import InvalidFileError, NeurodeployError, OutputError
 from neurodeploy.io.npz import read_npz, write_npz
 from neurodeploy.ir.graph import Edge
 from neurodeploy.program import neurons, synapses
-from neurodeploy.program.formats import Format
+from neurodeploy.program.formats import Format, Rounding
 from neurodeploy.program.graph import InputFormat, Program
 from neurodeploy.program.node import ProgramNode
 from neurodeploy.program.tables import Table
@@ -89,14 +89,23 @@ def _encode_node(name: str, node: ProgramNode, arrays: dict[str, np.ndarray]) ->
     return {"name": name, "kind": node.kind, "fields": fields}
 
 
+def _input_meta(input_format: InputFormat) -> dict:
+    """program.json's input entry (window and rounding only where they differ from a plain
+    per-step input, so older files read the same)."""
+    meta = {"shape": list(input_format.shape), "scale": input_format.scale,
+            "bits": input_format.bits}
+    if input_format.window or input_format.rounding is not Rounding.HALF_UP:
+        meta.update(window=input_format.window, rounding=input_format.rounding.value)
+    return meta
+
+
 def save_program(program: Program, directory: str | Path) -> None:
     """Write `program.json` and `program.npz` into `directory` (deterministic bytes)."""
     directory = Path(directory)
     arrays: dict[str, np.ndarray] = {}
     nodes = [_encode_node(name, program.nodes[name], arrays) for name in program.nodes]
     meta = {"format_version": FORMAT_VERSION, "target": program.target,
-            "input": {"shape": list(program.input.shape), "scale": program.input.scale,
-                      "bits": program.input.bits},
+            "input": _input_meta(program.input),
             "nodes": nodes, "output": program.output,
             "edges": [[e.source, e.target, e.delay] for e in program.edges],
             "options": dict(program.options), "approximations": list(program.approximations)}
@@ -242,9 +251,14 @@ def _decode_program(meta: Any, arrays: dict[str, np.ndarray]) -> Program:
     spec_in = _expect(meta.get("input"), dict, "input")
     shape = tuple(_expect(d, int, "input.shape") for d in _expect(spec_in.get("shape"), list,
                                                                      "input.shape"))
+    rounding = _expect(spec_in.get("rounding", Rounding.HALF_UP.value), str, "input.rounding")
+    if rounding not in {r.value for r in Rounding}:
+        raise _Bad(f"input.rounding {rounding!r} is not a rounding mode")
     input_format = InputFormat(shape, float(_expect(spec_in.get("scale"), (int, float),
                                                     "input.scale")),
-                               _expect(spec_in.get("bits"), int, "input.bits"))
+                               _expect(spec_in.get("bits"), int, "input.bits"),
+                               _expect(spec_in.get("window", False), bool, "input.window"),
+                               Rounding(rounding))
     options = _expect(meta.get("options", {}), dict, "options")
     for key, value in options.items():
         if not isinstance(value, bool | int | float | str) or (isinstance(value, float)

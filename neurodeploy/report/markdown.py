@@ -28,6 +28,26 @@ def _detail(value: object) -> list[str]:
     return ["```json", json.dumps(value, indent=1, sort_keys=True, default=str), "```"]
 
 
+def _cores(cores: list[int]) -> str:
+    return str(cores[0]) if len(cores) == 1 else f"{cores[0]}-{cores[-1]}" if \
+        cores == list(range(cores[0], cores[-1] + 1)) else ", ".join(map(str, cores))
+
+
+def _placement(mapping: dict) -> list[str]:
+    """Where each node sits and how full its cores are (each resource: used / available)."""
+    kinds = sorted({kind for node in mapping["nodes"] for kind in node.get("usage", {})})
+    unit = mapping["unit"]
+    lines = ["", "## Placement", "", _row("node", f"{unit}s", "neurons per " + unit,
+                                          *(f"{kind} per {unit}" for kind in kinds)),
+             _row(*["---"] * (3 + len(kinds)))]
+    for node in mapping["nodes"]:
+        usage = node.get("usage", {})
+        lines.append(_row(node["node"], _cores(node["cores"]), node["neurons_per_core"], *(
+            f"{usage[k]['used']:,.0f} / {usage[k]['available']:,.0f} "
+            f"({100 * usage[k]['fraction']:.1f} %)" if k in usage else "" for k in kinds)))
+    return lines
+
+
 def accuracy_line(accuracy: dict, deployed_name: str = "deployed") -> list[str]:
     """The bold accuracy sentence of a report (and a blank line)."""
     return [f"**Accuracy**: float {100 * accuracy['float']:.2f} %, {deployed_name} "
@@ -52,7 +72,9 @@ def render_markdown(report: dict) -> str:
     """The report as Markdown: summary, per-node table, placement, and where figures come from."""
     options = report["quantization"]["options"]
     lines = [f"# neurodeploy report: target `{report['target']}`", "",
-             f"{report['samples']} samples x {report['timesteps']} steps; options: "
+             f"{report['samples']} samples x {report['timesteps']} steps"
+             + (" (collapsed into one frame; outputs compared as sums over the window)"
+                if report.get("frames") else "") + "; options: "
              + ", ".join(f"{k} {v}" for k, v in sorted(options.items())) + ".", ""]
     if "accuracy" in report:
         lines += accuracy_line(report["accuracy"])
@@ -69,8 +91,8 @@ def render_markdown(report: dict) -> str:
               _row("energy, dynamic / static", f"{energy['dynamic_pj'] / 1e6:.3f} / "
                                                f"{energy['static_pj'] / 1e6:.3f} uJ")]
     if energy.get("dense_ann_pj") is not None:
-        lines.append(_row("same network as a dense int8 ANN",
-                          f"{energy['dense_ann_pj'] / 1e6:.3f} uJ (SNN / ANN = "
+        lines.append(_row(energy.get("ann_description") or "same network as a dense int8 ANN",
+                          f"{energy['dense_ann_pj'] / 1e6:.3f} uJ (deployed / dense = "
                           f"{energy['snn_over_ann']:.2f})"))
     lines += [_row(*cells) for cells in time_cells(report)]
     mapping = report["mapping"]
@@ -94,8 +116,14 @@ def render_markdown(report: dict) -> str:
             "n/a" if saturated is None else f"{100 * saturated:.3f} %", placed.get(name, 0)))
     if report.get("approximations"):
         lines += ["", "## Approximations", ""] + [f"- {note}" for note in report["approximations"]]
-    for key, value in report.get("details", {}).items():
-        lines += ["", f"## {key.replace('_', ' ').capitalize()}", "", *_detail(value)]
+    lines += _placement(mapping)
+    details = report.get("details", {})
+    scalars = {k: v for k, v in details.items() if isinstance(v, int | float | str)}
+    if scalars:
+        lines += ["", "## Target details", "", *_detail(scalars)]
+    for key, value in details.items():
+        if key not in scalars:
+            lines += ["", f"## {key.replace('_', ' ').capitalize()}", "", *_detail(value)]
     lines += ["", "## Sources", "",
               f"Energy: {', '.join(sorted(set(energy['sources'].values())))}. {energy['note']}.",
               f"Time model: {report['cycles']['model']}.", ""]
