@@ -18,10 +18,12 @@ import neurodeploy as nd
 import neurodeploy.nn as ndnn
 from neurodeploy.artifacts import OutputKind, write_manifest
 from neurodeploy.cli import main
+from neurodeploy.engine.golden import simulate_program
+from neurodeploy.engine.result import SimulationResult
 from neurodeploy.errors import NeurodeployError
 from neurodeploy.targets.fpga.compile import compile_network
-from neurodeploy.targets.fpga.cosim import run_rtl
-from neurodeploy.targets.fpga.isa import Instr, Memories, run, step_program
+from neurodeploy.targets.fpga.executors import EXECUTORS
+from neurodeploy.targets.fpga.isa import Instr, Memories, step_program
 from neurodeploy.targets.fpga.microcode import program_of
 from neurodeploy.targets.fpga.target import cycles_per_sequence
 from neurodeploy.targets.fpga.verilog import write_rtl
@@ -94,17 +96,44 @@ def src_design(tmp_path_factory, digits_test):
     return program, directory, digits_test[0][:, :3]
 
 
+@pytest.fixture(scope="module")
+def lif_design(tmp_path_factory, digits_test):
+    program = compile_network(nd.load(model_path("lif")), digits_test[0], bits=16, lanes=8)
+    directory = tmp_path_factory.mktemp("lif")
+    write_rtl(program, directory)
+    write_manifest(directory, OutputKind.CONVERT)
+    return program, directory, digits_test[0][:, :3]
+
+
+def assert_same_result(golden: SimulationResult, rtl: SimulationResult) -> None:
+    """Every array the golden model reports (per node, with recorded outputs and states) equal,
+    with the same dtype and shape; the same graded nodes and latency."""
+    def same(a: np.ndarray, b: np.ndarray) -> bool:
+        return a.dtype == b.dtype and a.shape == b.shape and np.array_equal(a, b)
+
+    assert same(golden.output, rtl.output)
+    for field in ("events", "spikes", "node_outputs"):
+        found, expected = getattr(rtl, field), getattr(golden, field)
+        assert found.keys() == expected.keys(), field
+        assert all(same(expected[name], found[name]) for name in expected), field
+    assert golden.states.keys() == rtl.states.keys()
+    for name, states in golden.states.items():
+        assert states.keys() == rtl.states[name].keys()
+        assert all(same(states[s], rtl.states[name][s]) for s in states), name
+    assert (golden.graded, golden.latency) == (rtl.graded, rtl.latency)
+
+
 @pytest.mark.parametrize("simulator", SIMULATORS)
-@pytest.mark.parametrize("design", ["gru_design", "src_design"])
+@pytest.mark.parametrize("design", ["gru_design", "src_design", "lif_design"])
 def test_rtl_equals_golden_bit_for_bit(design, simulator, request):
-    program, directory, x = request.getfixturevalue(design)
-    x_int = program_of(program).quantize_input(x).astype(np.int64)
-    golden = run(program.instructions, program.memories, x_int)
-    rtl, cycles = run_rtl(program, directory, x_int, simulator)
-    assert np.array_equal(rtl, golden)
-    assert np.abs(golden).max() > 0
-    expected = x.shape[1] * cycles_per_sequence(program, x.shape[0])
-    assert expected <= cycles <= expected + x.shape[1] + 4  # + testbench reset and start cycles
+    micro, directory, x = request.getfixturevalue(design)
+    program = program_of(micro)
+    golden = simulate_program(program, x, record_states=True, record_outputs=True)
+    rtl = EXECUTORS[simulator].run(directory, program, x, record_states=True)
+    assert_same_result(golden, rtl)
+    assert np.abs(golden.output).max() > 0 and np.abs(golden.states["datapath"]["V"]).max() > 0
+    expected = x.shape[1] * cycles_per_sequence(micro, x.shape[0])
+    assert expected <= rtl.cycles <= expected + x.shape[1] + 4  # + reset and start cycles
 
 
 def test_gru_accuracy_against_torch_by_width():
@@ -147,7 +176,8 @@ def test_cli_convert_and_cosimulate(tmp_path):
                                       "-o", str(target), *extra])
         assert result.exit_code == 0, result.output
     with np.load(golden) as a, np.load(rtl) as b:
-        assert np.array_equal(a["output"], b["output"])
+        assert a.files == b.files and all(np.array_equal(a[k], b[k]) for k in a.files)
+
 
 
 def test_other_spiking_layers_are_refused():
@@ -156,18 +186,13 @@ def test_other_spiking_layers_are_refused():
         compile_network(nd.load(net), np.zeros((2, 1, 4), np.float32))
 
 
-def test_lif_networks_run_on_the_datapath(digits_test, tmp_path):
+def test_lif_networks_run_on_the_datapath(digits_test):
     x, y = digits_test
     network = nd.load(model_path("lif"))
     program = compile_network(network, x, bits=16, lanes=8)
     fixed, reference = nd.simulate(program_of(program), x), nd.simulate(network, x)
     assert np.mean(fixed.output == reference.output) > 0.99  # spikes: 1.0 or 0.0
     assert abs(fixed.accuracy(y) - reference.accuracy(y)) <= 0.01
-    write_rtl(program, tmp_path)
-    write_manifest(tmp_path, OutputKind.CONVERT)
-    x_int = program_of(program).quantize_input(x[:, :2]).astype(np.int64)
-    rtl, _ = run_rtl(program, tmp_path, x_int, "iverilog")
-    assert np.array_equal(rtl, run(program.instructions, program.memories, x_int))
 
 
 def test_cycle_model_scales_with_lanes(gru_design):
