@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 import torch
 from click.testing import CliRunner
-from conftest import model_path
+from conftest import DATA, model_path
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -136,6 +136,21 @@ def test_rtl_equals_golden_bit_for_bit(design, simulator, request):
     assert expected <= rtl.cycles <= expected + x.shape[1] + 4  # + reset and start cycles
 
 
+def test_states_from_a_testbench_without_the_dump_are_refused(gru_design, tmp_path):
+    executor = EXECUTORS["iverilog"]
+    if executor.unavailable():
+        pytest.skip(executor.unavailable())
+    micro, _, x = gru_design
+    write_rtl(micro, tmp_path)
+    bench = tmp_path / "tb" / "tb.v"
+    bench.write_text(bench.read_text().replace('$test$plusargs("states")', "1'b0"))
+    write_manifest(tmp_path, OutputKind.CONVERT)  # as an older convert wrote it
+    program = program_of(micro)
+    assert not executor.run(tmp_path, program, x).states
+    with pytest.raises(NeurodeployError, match="convert` again"):
+        executor.run(tmp_path, program, x, record_states=True)
+
+
 def test_gru_accuracy_against_torch_by_width():
     gru, x, reference = gru_case()
     errors = {}
@@ -178,6 +193,27 @@ def test_cli_convert_and_cosimulate(tmp_path):
     with np.load(golden) as a, np.load(rtl) as b:
         assert a.files == b.files and all(np.array_equal(a[k], b[k]) for k in a.files)
 
+
+@pytest.mark.parametrize("simulator", SIMULATORS)
+def test_cli_executor_writes_the_golden_spikes(simulator, tmp_path):
+    """`simulate OUT --executor` prints and writes the golden model's spikes (digits LIF)."""
+    with np.load(DATA) as data:
+        np.savez(tmp_path / "x.npz", x=data["x"][:, :3], y=data["y"][:3])
+    out = tmp_path / "out"
+    runner = CliRunner()
+    result = runner.invoke(main, ["convert", str(model_path("lif")), "--target", "fpga",
+                                  "--data", str(DATA), "--lanes", "8", "-o", str(out)])
+    assert result.exit_code == 0, result.output
+    printed = {}
+    for name, extra in (("golden", []), (simulator, ["--executor", simulator])):
+        result = runner.invoke(main, ["simulate", str(out), "--input", str(tmp_path / "x.npz"),
+                                      "-o", str(tmp_path / f"{name}.npz"), *extra])
+        assert result.exit_code == 0, result.output
+        printed[name] = result.output.splitlines()[0].split("; ")[1]
+    assert printed[simulator] == printed["golden"] != "spikes per sample 0.0"
+    with np.load(tmp_path / "golden.npz") as a, np.load(tmp_path / f"{simulator}.npz") as b:
+        assert a.files == b.files and "spikes/datapath" in a.files
+        assert all(np.array_equal(a[k], b[k]) for k in a.files)
 
 
 def test_other_spiking_layers_are_refused():
