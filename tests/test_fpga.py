@@ -169,6 +169,7 @@ def test_src_digits_accuracy_at_16_bits(digits_test):
     assert abs(nd.simulate(program, x).accuracy(y) - nd.simulate(network, x).accuracy(y)) <= 0.01
 
 
+@pytest.mark.skipif(shutil.which("iverilog") is None, reason="iverilog not installed")
 def test_cli_convert_and_cosimulate(tmp_path):
     torch.manual_seed(1)
     torch.save(torch.nn.GRU(4, 8), tmp_path / "gru.pt")
