@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 import torch
 from click.testing import CliRunner
-from conftest import model_path
+from conftest import DATA, model_path
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -18,10 +18,12 @@ import neurodeploy as nd
 import neurodeploy.nn as ndnn
 from neurodeploy.artifacts import OutputKind, write_manifest
 from neurodeploy.cli import main
+from neurodeploy.engine.golden import simulate_program
+from neurodeploy.engine.result import SimulationResult
 from neurodeploy.errors import NeurodeployError
 from neurodeploy.targets.fpga.compile import compile_network
-from neurodeploy.targets.fpga.cosim import run_rtl
-from neurodeploy.targets.fpga.isa import Instr, Memories, run, step_program
+from neurodeploy.targets.fpga.executors import EXECUTORS
+from neurodeploy.targets.fpga.isa import Instr, Memories, step_program
 from neurodeploy.targets.fpga.microcode import program_of
 from neurodeploy.targets.fpga.target import cycles_per_sequence
 from neurodeploy.targets.fpga.verilog import write_rtl
@@ -94,17 +96,59 @@ def src_design(tmp_path_factory, digits_test):
     return program, directory, digits_test[0][:, :3]
 
 
+@pytest.fixture(scope="module")
+def lif_design(tmp_path_factory, digits_test):
+    program = compile_network(nd.load(model_path("lif")), digits_test[0], bits=16, lanes=8)
+    directory = tmp_path_factory.mktemp("lif")
+    write_rtl(program, directory)
+    write_manifest(directory, OutputKind.CONVERT)
+    return program, directory, digits_test[0][:, :3]
+
+
+def assert_same_result(golden: SimulationResult, rtl: SimulationResult) -> None:
+    """Every array the golden model reports (per node, with recorded outputs and states) equal,
+    with the same dtype and shape; the same graded nodes and latency."""
+    def same(a: np.ndarray, b: np.ndarray) -> bool:
+        return a.dtype == b.dtype and a.shape == b.shape and np.array_equal(a, b)
+
+    assert same(golden.output, rtl.output)
+    for field in ("events", "spikes", "node_outputs"):
+        found, expected = getattr(rtl, field), getattr(golden, field)
+        assert found.keys() == expected.keys(), field
+        assert all(same(expected[name], found[name]) for name in expected), field
+    assert golden.states.keys() == rtl.states.keys()
+    for name, states in golden.states.items():
+        assert states.keys() == rtl.states[name].keys()
+        assert all(same(states[s], rtl.states[name][s]) for s in states), name
+    assert (golden.graded, golden.latency) == (rtl.graded, rtl.latency)
+
+
 @pytest.mark.parametrize("simulator", SIMULATORS)
-@pytest.mark.parametrize("design", ["gru_design", "src_design"])
+@pytest.mark.parametrize("design", ["gru_design", "src_design", "lif_design"])
 def test_rtl_equals_golden_bit_for_bit(design, simulator, request):
-    program, directory, x = request.getfixturevalue(design)
-    x_int = program_of(program).quantize_input(x).astype(np.int64)
-    golden = run(program.instructions, program.memories, x_int)
-    rtl, cycles = run_rtl(program, directory, x_int, simulator)
-    assert np.array_equal(rtl, golden)
-    assert np.abs(golden).max() > 0
-    expected = x.shape[1] * cycles_per_sequence(program, x.shape[0])
-    assert expected <= cycles <= expected + x.shape[1] + 4  # + testbench reset and start cycles
+    micro, directory, x = request.getfixturevalue(design)
+    program = program_of(micro)
+    golden = simulate_program(program, x, record_states=True, record_outputs=True)
+    rtl = EXECUTORS[simulator].run(directory, program, x, record_states=True)
+    assert_same_result(golden, rtl)
+    assert np.abs(golden.output).max() > 0 and np.abs(golden.states["datapath"]["V"]).max() > 0
+    expected = x.shape[1] * cycles_per_sequence(micro, x.shape[0])
+    assert expected <= rtl.cycles <= expected + x.shape[1] + 4  # + reset and start cycles
+
+
+def test_states_from_a_testbench_without_the_dump_are_refused(gru_design, tmp_path):
+    executor = EXECUTORS["iverilog"]
+    if executor.unavailable():
+        pytest.skip(executor.unavailable())
+    micro, _, x = gru_design
+    write_rtl(micro, tmp_path)
+    bench = tmp_path / "tb" / "tb.v"
+    bench.write_text(bench.read_text().replace('$test$plusargs("states")', "1'b0"))
+    write_manifest(tmp_path, OutputKind.CONVERT)  # as an older convert wrote it
+    program = program_of(micro)
+    assert not executor.run(tmp_path, program, x).states
+    with pytest.raises(NeurodeployError, match="convert` again"):
+        executor.run(tmp_path, program, x, record_states=True)
 
 
 def test_gru_accuracy_against_torch_by_width():
@@ -125,6 +169,7 @@ def test_src_digits_accuracy_at_16_bits(digits_test):
     assert abs(nd.simulate(program, x).accuracy(y) - nd.simulate(network, x).accuracy(y)) <= 0.01
 
 
+@pytest.mark.skipif(shutil.which("iverilog") is None, reason="iverilog not installed")
 def test_cli_convert_and_cosimulate(tmp_path):
     torch.manual_seed(1)
     torch.save(torch.nn.GRU(4, 8), tmp_path / "gru.pt")
@@ -147,7 +192,29 @@ def test_cli_convert_and_cosimulate(tmp_path):
                                       "-o", str(target), *extra])
         assert result.exit_code == 0, result.output
     with np.load(golden) as a, np.load(rtl) as b:
-        assert np.array_equal(a["output"], b["output"])
+        assert a.files == b.files and all(np.array_equal(a[k], b[k]) for k in a.files)
+
+
+@pytest.mark.parametrize("simulator", SIMULATORS)
+def test_cli_executor_writes_the_golden_spikes(simulator, tmp_path):
+    """`simulate OUT --executor` prints and writes the golden model's spikes (digits LIF)."""
+    with np.load(DATA) as data:
+        np.savez(tmp_path / "x.npz", x=data["x"][:, :3], y=data["y"][:3])
+    out = tmp_path / "out"
+    runner = CliRunner()
+    result = runner.invoke(main, ["convert", str(model_path("lif")), "--target", "fpga",
+                                  "--data", str(DATA), "--lanes", "8", "-o", str(out)])
+    assert result.exit_code == 0, result.output
+    printed = {}
+    for name, extra in (("golden", []), (simulator, ["--executor", simulator])):
+        result = runner.invoke(main, ["simulate", str(out), "--input", str(tmp_path / "x.npz"),
+                                      "-o", str(tmp_path / f"{name}.npz"), *extra])
+        assert result.exit_code == 0, result.output
+        printed[name] = result.output.splitlines()[0].split("; ")[1]
+    assert printed[simulator] == printed["golden"] != "spikes per sample 0.0"
+    with np.load(tmp_path / "golden.npz") as a, np.load(tmp_path / f"{simulator}.npz") as b:
+        assert a.files == b.files and "spikes/datapath" in a.files
+        assert all(np.array_equal(a[k], b[k]) for k in a.files)
 
 
 def test_other_spiking_layers_are_refused():
@@ -156,18 +223,13 @@ def test_other_spiking_layers_are_refused():
         compile_network(nd.load(net), np.zeros((2, 1, 4), np.float32))
 
 
-def test_lif_networks_run_on_the_datapath(digits_test, tmp_path):
+def test_lif_networks_run_on_the_datapath(digits_test):
     x, y = digits_test
     network = nd.load(model_path("lif"))
     program = compile_network(network, x, bits=16, lanes=8)
     fixed, reference = nd.simulate(program_of(program), x), nd.simulate(network, x)
     assert np.mean(fixed.output == reference.output) > 0.99  # spikes: 1.0 or 0.0
     assert abs(fixed.accuracy(y) - reference.accuracy(y)) <= 0.01
-    write_rtl(program, tmp_path)
-    write_manifest(tmp_path, OutputKind.CONVERT)
-    x_int = program_of(program).quantize_input(x[:, :2]).astype(np.int64)
-    rtl, _ = run_rtl(program, tmp_path, x_int, "iverilog")
-    assert np.array_equal(rtl, run(program.instructions, program.memories, x_int))
 
 
 def test_cycle_model_scales_with_lanes(gru_design):

@@ -1,9 +1,11 @@
-"""Co-simulation: run the emitted testbench in Icarus Verilog or Verilator and read its outputs."""
+"""Co-simulation: run the emitted testbench in Icarus Verilog or Verilator and read its outputs
+and, on request, the vector memory after every step."""
 
 from __future__ import annotations
 
 import subprocess
 import tempfile
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -28,16 +30,38 @@ def _run(command: list[str], cwd: Path, what: str) -> str:
     return done.stdout
 
 
-def run_rtl(program: Microcode, design: Path, x_int: np.ndarray, simulator: str
-            ) -> tuple[np.ndarray, int]:
-    """Integer outputs `(T, B, n_out)` of the RTL in `design` (rtl/, tb/, mem/) and its cycles.
+@dataclass(frozen=True)
+class RtlRun:
+    """What the testbench wrote: outputs `(T, B, n_out)`, the vector memory after every step
+    `(T, B, VWORDS)` when asked for (else None), and the clock cycles of the run."""
 
+    outputs: np.ndarray
+    vectors: np.ndarray | None
+    cycles: int
+
+
+def _read_words(path: Path, steps: int, batch: int, size: int, what: str) -> np.ndarray:
+    """Signed decimal lines written sample by sample, step by step, as `(T, B, size)` int64."""
+    values = np.array([int(v) for v in path.read_text().split()], dtype=np.int64)
+    if values.size != steps * batch * size:
+        raise NeurodeployError(f"the RTL wrote {values.size} {what}, expected "
+                               f"{steps * batch * size}")
+    return values.reshape(batch, steps, size).transpose(1, 0, 2)
+
+
+def run_rtl(program: Microcode, design: Path, x_int: np.ndarray, simulator: str,
+            vectors: bool = False) -> RtlRun:
+    """Run the RTL in `design` (rtl/, tb/, mem/) on integer input `(T, B, n_in)`.
+
+    `vectors` makes the testbench dump the vector memory after every step (+states).
     Only the design's files listed in its neurodeploy manifest are used: they are copied into a
     temporary work directory, checked there against their sha256, and the copies are compiled.
     """
     if simulator not in SIMULATORS:
         raise NeurodeployError(f"unknown simulator {simulator!r}: use iverilog or verilator")
     manifest = read_manifest(design)
+    plusargs = ["+states"] if vectors else []
+    steps, batch = x_int.shape[:2]
     with tempfile.TemporaryDirectory(prefix="nd-rtl-") as scratch:
         work = Path(scratch)
         copy_verified(design, manifest, DESIGN_FILES, work)
@@ -46,17 +70,19 @@ def run_rtl(program: Microcode, design: Path, x_int: np.ndarray, simulator: str
         if simulator == "iverilog":
             _run(["iverilog", "-g2005", "-o", "sim.vvp", "-s", "tb", *sources], work,
                  "iverilog compilation")
-            log = _run(["vvp", "-n", "sim.vvp"], work, "iverilog simulation")
+            log = _run(["vvp", "-n", "sim.vvp", *plusargs], work, "iverilog simulation")
         else:
             _run(["verilator", "--binary", "-Wno-fatal", "-Wno-lint", "-Wno-style", "--top-module",
                   "tb", "-o", "Vtb", "--Mdir", "obj", *sources], work, "verilator build")
-            log = _run([str(work / "obj" / "Vtb")], work, "verilator simulation")
-        lines = (work / "output.txt").read_text().split()
-    steps, batch = x_int.shape[:2]
-    values = np.array([int(v) for v in lines], dtype=np.int64)
-    if values.size != steps * batch * program.output_size:
-        raise NeurodeployError(f"the RTL wrote {values.size} outputs, expected "
-                               f"{steps * batch * program.output_size}")
+            log = _run([str(work / "obj" / "Vtb"), *plusargs], work, "verilator simulation")
+        outputs = _read_words(work / "output.txt", steps, batch, program.output_size, "outputs")
+        memory = None
+        if vectors:
+            states = work / "states.txt"
+            if not states.exists():
+                raise NeurodeployError(f"{design}/tb/tb.v dumps no vector memory (written by an "
+                                       "older neurodeploy); run `neurodeploy convert` again")
+            memory = _read_words(states, steps, batch, program.vector_words, "vector words")
     cycles = int(next((line.split()[1] for line in log.splitlines() if line.startswith("cycles")),
                       "0"))
-    return values.reshape(batch, steps, program.output_size).transpose(1, 0, 2), cycles
+    return RtlRun(outputs, memory, cycles)

@@ -26,14 +26,21 @@ class HdlSimulator:
             return f"{self.tool} is not installed (apt-get install iverilog verilator)"
         return None
 
-    def run(self, directory: Path, program: Program, x: np.ndarray) -> SimulationResult:
+    def run(self, directory: Path, program: Program, x: np.ndarray, record_states: bool = False
+            ) -> SimulationResult:
+        """The golden model's result for the `datapath` node, from the simulator's dumps.
+
+        `events`, `spikes` and `node_outputs` are computed from the OUT values exactly as
+        `simulate_program` does; `record_states` adds the vector memory V after every step
+        (every layer's outputs and states), as `simulate_program(..., record_states=True)`."""
         micro = microcode_of(program)
         x_int = program.quantize_input(x).astype(np.int64)
-        values, cycles = run_rtl(micro, Path(directory).resolve(), x_int, self.name)
-        output = (values.astype(np.float64) * micro.output_scale).astype(np.float32)
-        return SimulationResult(output, {NODE: (values != 0).sum(axis=2)},
-                                {NODE: output.astype(np.float64).sum(axis=2)},
-                                graded=frozenset({NODE}), cycles=cycles)
+        rtl = run_rtl(micro, Path(directory).resolve(), x_int, self.name, record_states)
+        values = rtl.outputs.astype(np.float64) * micro.output_scale
+        states = {NODE: {"V": rtl.vectors}} if rtl.vectors is not None else {}
+        return SimulationResult(values.astype(np.float32), {NODE: (rtl.outputs != 0).sum(axis=2)},
+                                {NODE: values.sum(axis=2)}, states, {NODE: values},
+                                graded=frozenset({NODE}), cycles=rtl.cycles)
 
 
 EXECUTORS = {name: HdlSimulator(name, tool) for name, tool in

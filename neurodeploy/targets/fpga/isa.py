@@ -132,15 +132,3 @@ def step_program(program: list[Instr], memories: Memories, V: np.ndarray, inputs
             outputs.append(a.copy())
         else:
             raise ValueError(f"unknown op {op}")
-
-
-def run(program: list[Instr], memories: Memories, x: np.ndarray) -> np.ndarray:
-    """The golden model: integer input `(T, B, n_in)` -> integer outputs `(T, B, n_out)`."""
-    steps, batch = x.shape[:2]
-    V = np.zeros((batch, memories.vector_words), np.int64)
-    result = []
-    for t in range(steps):
-        emitted: list[np.ndarray] = []
-        step_program(program, memories, V, x[t].astype(np.int64), emitted)
-        result.append(np.concatenate(emitted, axis=1))
-    return np.stack(result)

@@ -2,9 +2,13 @@
 // the input vectors from mem/input.mem (samples x steps x inputs signed DW-bit words, hex),
 // runs the engine once per sample, and writes every output element as a signed decimal line
 // to output.txt (sample by sample, step by step). Prints the cycle count at the end.
+// With +states it also writes the vector memory (every layer's outputs and states) after each
+// time step to states.txt, VWORDS signed decimal lines per step, in the same order. The step has
+// ended when `step` advances or `done` pulses; the engine writes no vector in the next cycle.
 `timescale 1ns/1ps
 module tb;
     localparam DW = {DW};
+    localparam VWORDS = {VWORDS};
     localparam MAX_INPUT_WORDS = 1 << 22;
 
     reg clk = 1'b0;
@@ -21,6 +25,10 @@ module tb;
     integer sample;
     integer file;
     integer cycles;
+    integer states;
+    integer word;
+    reg dump_states;
+    reg [15:0] seen_step;
 
     wire signed [DW-1:0] in_data = inputs[(sample * STEPS + step) * NIN + in_index];
 
@@ -35,6 +43,13 @@ module tb;
         if (out_valid) $fwrite(file, "%0d\n", out_data);
     end
 
+    always @(negedge clk) begin
+        if (dump_states && (done || step == seen_step + 16'd1))
+            for (word = 0; word < VWORDS; word = word + 1)
+                $fwrite(states, "%0d\n", dut.vmem[word]);
+        seen_step <= step;
+    end
+
     initial begin
         $readmemh("mem/dims.mem", dims);
         SAMPLES = dims[0];
@@ -42,6 +57,9 @@ module tb;
         NIN = dims[2];
         $readmemh("mem/input.mem", inputs);
         file = $fopen("output.txt", "w");
+        dump_states = $test$plusargs("states");
+        if (dump_states) states = $fopen("states.txt", "w");
+        seen_step = 16'd0;
         cycles = 0;
         sample = 0;
         repeat (2) @(posedge clk);
@@ -53,6 +71,7 @@ module tb;
         end
         @(posedge clk);
         $fclose(file);
+        if (dump_states) $fclose(states);
         $display("cycles %0d", cycles);
         $finish;
     end
