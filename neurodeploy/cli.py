@@ -9,16 +9,13 @@ internal error, one line and exit code 1; `--debug` or NEURODEPLOY_DEBUG=1 adds 
 from __future__ import annotations
 
 import json
-import os
 import sys
-import traceback
-from collections.abc import Callable
 from contextlib import contextmanager
-from functools import wraps
 from pathlib import Path
 
 import click
 
+from neurodeploy.cli_errors import DEBUG_VARIABLE, friendly_errors, show_warning
 from neurodeploy.cli_models import (
     architecture_options,
     load_model,
@@ -29,63 +26,13 @@ from neurodeploy.cli_models import (
     torch_source,
 )
 from neurodeploy.cli_types import BitWidths, FiniteFloatRange
+from neurodeploy.cli_verify import verify as verify_command
 from neurodeploy.targets.fpga import LANE_CHOICES
 
 WEIGHT_BITS = click.IntRange(2, 16)
 TIMESTEPS = click.IntRange(1, 100_000)  # static data encoded into at most 100,000 steps
 ENCODINGS = ("rate", "latency", "direct")
-DEBUG_VARIABLE = "NEURODEPLOY_DEBUG"
 SATURATION_WARNING = 0.001  # warn when more than 0.1 % of a node's updates saturated
-
-
-def debug_requested() -> bool:
-    """True under `neurodeploy --debug` or with NEURODEPLOY_DEBUG set (to anything but 0/false)."""
-    context = click.get_current_context(silent=True)
-    if context is not None and context.find_root().params.get("debug"):
-        return True
-    return os.environ.get(DEBUG_VARIABLE, "").strip().lower() not in ("", "0", "false", "no", "off")
-
-
-def _first_line(exc: BaseException) -> str:
-    text = str(exc).strip()
-    return text.splitlines()[0] if text else ""
-
-
-def _exit(message: str, code: int) -> None:
-    if debug_requested():
-        click.echo(traceback.format_exc().rstrip(), err=True)
-    click.echo(message, err=True)
-    sys.exit(code)
-
-
-def friendly_errors(command: Callable) -> Callable:
-    """Apply the error contract to a command: bad input -> one line and exit 2, anything
-    unexpected -> one line and exit 1; the traceback only when debugging."""
-
-    @wraps(command)
-    def wrapper(*args, **kwargs):
-        from neurodeploy.errors import NeurodeployError, describe_os_error
-
-        try:
-            return command(*args, **kwargs)
-        except (click.ClickException, click.exceptions.Exit, click.Abort):
-            raise  # usage errors keep click's own message and exit code
-        except NeurodeployError as exc:
-            _exit(f"error: {_first_line(exc)}", 2)
-        except OSError as exc:  # unreadable input, unwritable output, disk full
-            _exit(f"error: {describe_os_error(exc)}", 2)
-        except MemoryError:
-            _exit("error: out of memory for this input; use fewer samples or time steps", 2)
-        except Exception as exc:
-            hint = "" if debug_requested() else (f" (rerun with --debug or {DEBUG_VARIABLE}=1 for "
-                                                 "the traceback)")
-            _exit(f"internal error: {type(exc).__name__}: {_first_line(exc)}{hint}", 1)
-
-    return wrapper
-
-
-def _show_warning(message, category, filename, lineno, file=None, line=None) -> None:
-    click.echo(f"warning: {message}", err=True)
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -96,7 +43,7 @@ def main(debug: bool) -> None:
     """Deploy trained PyTorch spiking networks on neuromorphic hardware."""
     import warnings
 
-    warnings.showwarning = _show_warning  # `debug` is read from the context by debug_requested()
+    warnings.showwarning = show_warning  # `debug` is read from the context by debug_requested()
 
 
 @main.command()
@@ -378,6 +325,8 @@ def ann2snn(ann: Path, data: Path, output: Path | None, timesteps: int, spike: s
                    f"{100 * report['plain_accuracy']:.2f} %")
     click.echo(f"{report['spikes_per_inference']:.0f} spikes per inference")
 
+
+main.add_command(verify_command)
 
 if __name__ == "__main__":
     main()

@@ -54,7 +54,6 @@ def deploy(network: ir.Network, target: str, out: Path, x: np.ndarray, labels: n
     x = check_input(x, network.input_shape)
     calibration = x if calibration is None else check_input(calibration, network.input_shape)
     program = convert(network, target, calibration, **options)
-    chosen = get_target(target)
     report = evaluate(network, program, x, labels)
     report["calibration"] = {"samples": int(min(calibration.shape[1], MAX_SAMPLES)),
                              "data": "the evaluation data" if calibration is x
@@ -64,13 +63,26 @@ def deploy(network: ir.Network, target: str, out: Path, x: np.ndarray, labels: n
             write_network(network, staging / "model.nir")
         except UnsupportedModelError:
             pass  # e.g. a GRU: NIR has no node for it; the program files hold the network
-        save_program(program, staging)
-        write_program_nir(program, staging / "program.nir")
-        chosen.emit(program, staging)
+        _write_program(program, staging)
         write_json(staging / "mapping.json", report["mapping"])
         write_json(staging / "report.json", report)
         (staging / "report.md").write_text(render_markdown(report))
     return report
+
+
+def _write_program(program: Program, staging: Path) -> None:
+    """The program files, its integer NIR and the target's artifacts."""
+    save_program(program, staging)
+    write_program_nir(program, staging / "program.nir")
+    get_target(program.target).emit(program, staging)
+
+
+def save_deployment(program: Program, out: str | Path, inputs: Sequence[Path | None] = ()
+                    ) -> None:
+    """Write `program` as OUT/ (program files, the target's artifacts, the manifest) without
+    evaluating it: what executors run, e.g. a program changed through the API."""
+    with output_directory(Path(out), inputs, OutputKind.CONVERT) as staging:
+        _write_program(program, staging)
 
 
 def bit_sweep(network: ir.Network, x: np.ndarray, labels: np.ndarray | None, target: str,

@@ -11,6 +11,7 @@ ROOT = Path(__file__).resolve().parent.parent
 MODELS = ROOT / "examples" / "models"
 DATA = ROOT / "examples" / "data" / "digits_test.npz"
 KINDS = ("snu", "ssnu", "src", "iaf", "lif")
+pytest_plugins = ("pytester",)  # tests/test_verify.py runs the example HIL file
 
 
 @pytest.fixture(scope="session")

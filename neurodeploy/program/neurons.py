@@ -62,6 +62,7 @@ class IAF(ProgramNode):
     operations = Operations(1, 0, 0, 2)
     stateful = True
     state_names = ("v",)
+    membrane_state = "v"
 
     def __post_init__(self) -> None:
         self.spike, self.reset = Spikes(self.spike), Reset(self.reset)
@@ -106,6 +107,7 @@ class LIF(ProgramNode):
     operations = Operations(1, 1, 0, 3)
     stateful = True
     state_names = ("m",)
+    membrane_state = "m"
 
     def __post_init__(self) -> None:
         self.reset = Reset(self.reset)
@@ -147,6 +149,7 @@ class CubaLIF(ProgramNode):
     operations = Operations(2, 2, 0, 3)
     stateful = True
     state_names = ("i", "v")
+    membrane_state = "v"
 
     def __post_init__(self) -> None:
         self.reset = Reset(self.reset)
@@ -318,6 +321,7 @@ class LI(ProgramNode):
     stateful = True
     graded = True
     state_names = ("v",)
+    membrane_state = "v"
 
     @property
     def output_scale(self) -> float:

@@ -76,6 +76,8 @@ class ProgramNode:
     graded: ClassVar[bool] = False
     weighted: ClassVar[bool] = False
     state_names: ClassVar[tuple[str, ...]] = ()
+    #: the state that is a membrane potential of real value `unit` per integer (verify's SQNR)
+    membrane_state: ClassVar[str | None] = None
     operations: ClassVar[Operations] = Operations()
     #: the NIR neuron node closest to a stateful node (IF, LIF, CubaLIF, LI), None if none is
     nir_kind: ClassVar[str | None] = None
@@ -111,6 +113,13 @@ class ProgramNode:
     def describe(self) -> dict[str, Any]:
         """Formats and constants for reports and the program's NIR metadata."""
         return {"kind": self.kind}
+
+    @property
+    def membrane(self) -> tuple[str, np.ndarray] | None:
+        """(membrane state name, real value per integer) when the node has one."""
+        unit = getattr(self, "unit", None)
+        return None if self.membrane_state is None or unit is None else (self.membrane_state, unit)
+
 
 def check_integer(name: str, values: np.ndarray, shape: tuple[int, ...] | None = None,
                   lo: int | None = None, hi: int | None = None) -> None:

@@ -15,16 +15,8 @@ from neurodeploy import ir
 from neurodeploy.engine.result import SimulationResult
 from neurodeploy.ir.graph import latency
 from neurodeploy.program.graph import Program
+from neurodeploy.report.metrics import sqnr_db
 from neurodeploy.targets.base import Cost, Placement
-
-
-def sqnr_db(reference: np.ndarray, approximation: np.ndarray) -> float:
-    """10 log10(sum ref^2 / sum (ref - approx)^2); inf when identical."""
-    noise = float(np.sum((reference.astype(np.float64) - approximation) ** 2))
-    signal = float(np.sum(reference.astype(np.float64) ** 2))
-    if noise == 0:
-        return math.inf
-    return 10 * math.log10(signal / noise) if signal > 0 else -math.inf
 
 
 def finite(value: float) -> float | str:

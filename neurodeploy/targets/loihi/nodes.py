@@ -62,6 +62,7 @@ class Cuba(ProgramNode):
     nir_kind = "CubaLIF"
     stateful = True
     state_names = ("u", "v")
+    membrane_state = "v"
     operations = Operations(2, 2, 0, 3)
 
     @property

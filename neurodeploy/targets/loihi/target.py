@@ -156,6 +156,9 @@ class LoihiTarget:
     options: type = LoihiOptions
     executors: dict = field(default_factory=dict)
     reads: tuple[str, ...] = (".net",)
+    #: verify's default floor for float ~ deployed spike agreement: Loihi resets to zero where
+    #: the float neurons subtract, so spikes drift (digits IAF/LIF/SNU: 0.46-0.91 per layer)
+    min_spike_agreement: float = 0.4
 
     def check(self, network: ir.Network) -> list[str]:
         return unsupported_parts(network)
