@@ -3,8 +3,9 @@
 Layout (what lava-dl's `netx.hdf5.Network` reads; ../shared/specs/loihi.md):
 /layer/0: type b'input', shape; then per weighted layer /layer/i: type b'dense' or b'conv',
 shape (torch order), weight in the units of vThMant and bias (integer-valued), bias (mantissa,
-exponent 6), neuron/{type b'CUBA', iDecay = du + 1, vDecay = dv, vThMant}; conv layers add
-stride, padding, dilation, groups; a flatten between conv and dense is a b'flatten' layer.
+exponent 6; one per channel on conv layers, the only conv bias lava-dl builds),
+neuron/{type b'CUBA', iDecay = du + 1, vDecay = dv, vThMant}; conv layers add stride, padding,
+dilation, groups; a flatten between conv and dense is a b'flatten' layer.
 Two datasets netx ignores carry what our reader needs beyond the chip: neuron/readout (a
 compartment whose voltage is the output) and neuron/outputScale (real value of one voltage unit).
 HDF5 attributes, which netx never reads, keep the Program's node names: `node` on every layer
@@ -56,6 +57,15 @@ def _stages(program: Program) -> list[tuple[list[str], str]]:
     return stages
 
 
+def _bias_layout(bias: np.ndarray, op: ProgramNode) -> np.ndarray:
+    """A conv layer's bias per channel when it is uniform over each channel (lava-dl refuses
+    per-neuron conv biases), else per neuron."""
+    per_channel = bias.reshape(bias.shape[0], -1)
+    if isinstance(op, Conv2d) and np.all(per_channel == per_channel[:, :1]):
+        return per_channel[:, 0]
+    return bias.reshape(-1)
+
+
 def write_netx(program: Program, path: str | Path) -> None:
     """Write `program` (target loihi) as a netx HDF5 file."""
     with h5py.File(path, "w", track_order=True) as f:
@@ -81,7 +91,7 @@ def write_netx(program: Program, path: str | Path) -> None:
                 entry.create_dataset("weight", data=op.weight.astype(np.float64))
                 bias = cuba.bias >> cuba.bias_exponent
                 if np.any(bias):
-                    entry.create_dataset("bias", data=bias.reshape(-1).astype(np.float64))
+                    entry.create_dataset("bias", data=_bias_layout(bias, op).astype(np.float64))
                 if isinstance(op, Conv2d):
                     for field in ("stride", "padding", "dilation"):
                         entry.create_dataset(field, data=np.array(getattr(op, field), np.int64))
@@ -191,6 +201,8 @@ def _neuron(group: h5py.Group, shape: tuple[int, ...], where: str, spec: LoihiSp
     if "bias" in group:
         limit = 1 << (spec.bias_mantissa_bits - 1)
         values = _integers(group, "bias", where.rsplit("/", 1)[0], -limit, limit - 1)
+        if len(shape) == 3 and values.size == shape[0]:  # per channel (lava-dl's conv bias)
+            values = np.repeat(values.reshape(-1), size // shape[0])
         if values.size != size:
             raise _Bad(f"{where}: bias has {values.size} values for {size} neurons")
         bias = values.reshape(shape)
