@@ -7,6 +7,7 @@ are skipped, with the reason, without it.
 from __future__ import annotations
 
 import os
+from pathlib import Path
 
 import h5py
 import numpy as np
@@ -95,6 +96,47 @@ def test_lava_runs_a_readout_with_current_decay(tmp_path, digits_test, lava):
     golden = simulate_program(program, x, record_outputs=True)
     assert np.any(golden.output != 0)
     assert_same(golden, lava.run(tmp_path / "out", program, x))
+
+
+@pytest.fixture(scope="module")
+def conv_out(tmp_path_factory, digits_test) -> Path:
+    """OUT/ of a strided Conv2d (with biases) -> LIF -> Flatten -> Linear -> LIF on 1x8x8 digits."""
+    root = tmp_path_factory.mktemp("conv")
+    torch.manual_seed(0)
+    net = ndnn.Sequential(torch.nn.Conv2d(1, 4, 3, stride=2, padding=1), ndnn.LIF(),
+                          torch.nn.Flatten(), torch.nn.Linear(64, 10), ndnn.LIF(),
+                          input_shape=(1, 8, 8))
+    with torch.no_grad():
+        net[0].weight.mul_(3.0)
+    torch.save(net, root / "conv.pt")
+    np.savez(root / "x.npz", x=digits_test[0][:, :100].reshape(-1, 100, 1, 8, 8))
+    result = CliRunner().invoke(main, ["convert", str(root / "conv.pt"), "--target", "loihi",
+                                       "--data", str(root / "x.npz"), "-o", str(root / "out")])
+    assert result.exit_code == 0, result.output
+    return root / "out"
+
+
+def test_conv_biases_are_stored_per_channel(conv_out, digits_test):
+    """lava-dl builds conv biases given per channel only; the reload broadcasts them back."""
+    program = nd.Program.load(conv_out)
+    with h5py.File(conv_out / "model.net", "r") as f:
+        assert f["layer/1/type"][()][0] == b"conv" and f["layer/1/bias"].shape == (4,)
+        assert f["layer/2/type"][()][0] == b"flatten"
+    reloaded = read_netx(conv_out / "model.net")
+    assert list(reloaded.nodes) == list(program.nodes)
+    assert np.any(program.nodes["1"].bias)
+    assert np.array_equal(reloaded.nodes["1"].bias, program.nodes["1"].bias)
+    x = digits_test[0][:, :20].reshape(-1, 20, 1, 8, 8)
+    assert np.array_equal(nd.simulate(reloaded, x).output, nd.simulate(program, x).output)
+
+
+def test_lava_runs_a_conv_network_bit_exactly(conv_out, digits_test, lava):
+    """netx's (W, H, C) order, its flipped kernels and the flatten's transpose, all undone."""
+    program = nd.Program.load(conv_out)
+    x = digits_test[0][:, :20].reshape(-1, 20, 1, 8, 8)
+    golden = simulate_program(program, x, record_outputs=True)
+    assert golden.spikes["1"].sum() > 0 and golden.spikes["4"].sum() > 0
+    assert_same(golden, lava.run(conv_out, program, x))
 
 
 def test_lava_through_the_cli_and_its_refusals(digits_out, digits_test, tmp_path, lava):
