@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import functools
 import os
+import signal
 import subprocess
 import tempfile
 from dataclasses import dataclass
@@ -38,6 +39,7 @@ MODEL_FILE = "model.net"
 SETUP = "build a Lava venv with scripts/lava_venv.sh and set NEURODEPLOY_LAVA_PYTHON to the " \
         "python it prints"
 PROBE_SECONDS = 300
+START_SECONDS = 120  # importing lava-dl (torch) and compiling the network
 SECONDS_PER_STEP = 0.05  # Lava's CPU backend takes about 5 ms per step here: a tenfold margin
 
 
@@ -90,29 +92,39 @@ def _input_spikes(program: Program, x: Any) -> np.ndarray:
     return spikes
 
 
+def _run_group(command: list[str], work: Path, timeout: float, python: str
+               ) -> tuple[int, str, str]:
+    """Run `command` in a session of its own; on timeout, kill it with Lava's worker processes."""
+    try:
+        process = subprocess.Popen(command, cwd=work, stdout=subprocess.PIPE,
+                                   stderr=subprocess.PIPE, text=True, start_new_session=True)
+    except OSError as exc:
+        raise LavaError(f"{ENVIRONMENT}={python} does not run ({exc.strerror or exc}); "
+                        f"{SETUP}") from None
+    try:
+        stdout, stderr = process.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        os.killpg(process.pid, signal.SIGKILL)
+        process.communicate()
+        raise LavaError(f"Lava took over {timeout:.0f} s; run fewer samples") from None
+    return process.returncode, stdout, stderr
+
+
 def _run_lava(python: str, directory: Path, spikes: np.ndarray, voltage: list[int]
               ) -> dict[str, np.ndarray]:
     """The runner's arrays for a verified copy of directory/model.net."""
     manifest = read_manifest(directory)
-    timeout = 120 + SECONDS_PER_STEP * spikes.shape[0] * spikes.shape[1]
+    timeout = START_SECONDS + SECONDS_PER_STEP * spikes.shape[0] * spikes.shape[1]
     with tempfile.TemporaryDirectory(prefix="nd-lava-") as scratch:
         work = Path(scratch)
         copy_verified(directory, manifest, [MODEL_FILE], work)
         np.savez(work / "input.npz", spikes=spikes, voltage=np.array(voltage, np.int64))
         command = [python, "-I", str(RUNNER), str(work / MODEL_FILE), str(work / "input.npz"),
                    str(work / "output.npz")]
-        try:
-            done = subprocess.run(command, capture_output=True, text=True, timeout=timeout,
-                                  cwd=work)
-        except OSError as exc:
-            raise LavaError(f"{ENVIRONMENT}={python} does not run ({exc.strerror or exc}); "
-                            f"{SETUP}") from None
-        except subprocess.TimeoutExpired:
-            raise LavaError(f"Lava took over {timeout:.0f} s on {directory / MODEL_FILE}; run "
-                            "fewer samples") from None
-        if done.returncode != 0:
+        returncode, stdout, stderr = _run_group(command, work, timeout, python)
+        if returncode != 0:
             raise LavaError(f"Lava could not run {directory / MODEL_FILE}: "
-                            f"{_last_line(done.stderr or done.stdout)}")
+                            f"{_last_line(stderr or stdout)}")
         with np.load(work / "output.npz") as data:
             return {key: data[key] for key in data.files}
 
