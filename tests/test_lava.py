@@ -143,8 +143,10 @@ def test_lava_through_the_cli_and_its_refusals(digits_out, digits_test, tmp_path
     out = digits_out["lif"]
     x, y = digits_test[0][:, :8], digits_test[1][:8]
     np.savez(tmp_path / "x.npz", x=x, y=y)
-    result = CliRunner().invoke(main, ["simulate", str(out), "--input", str(tmp_path / "x.npz"),
-                                       "--executor", "lava", "-o", str(tmp_path / "y.npz")])
+    # a netx file alone: its program is rebuilt from the file, with the node names it keeps
+    result = CliRunner().invoke(main, ["simulate", str(out / "model.net"), "--input",
+                                       str(tmp_path / "x.npz"), "--executor", "lava", "-o",
+                                       str(tmp_path / "y.npz")])
     assert result.exit_code == 0, result.output
     golden = simulate_program(nd.Program.load(out), x)
     with np.load(tmp_path / "y.npz") as saved:

@@ -2,13 +2,13 @@
 
 Lava (lava-nc 0.10.0, lava-dl 0.6.0) needs Python < 3.11 and numpy < 2 by its metadata, so it
 lives in its own venv (scripts/lava_venv.sh) and runs as a subprocess: the python named by
-NEURODEPLOY_LAVA_PYTHON runs `lava_runner.py` (no neurodeploy import there) on a verified copy
-of model.net and an .npz of the input spikes (`-I`: the script's folder, which holds this
-module, must not shadow the `lava` package). The input is what the golden model feeds the first
-layer: the quantized input (binary spikes straight into layer 1's synapses, netx's input layer
-has no neurons) followed by the program's `latency` zero steps. Lava's bit-accurate CPU models
-run every sample from rest, and the per-layer spikes (a readout layer's voltage) come back. The
-result is assembled as the golden model assembles it, per Cuba node:
+NEURODEPLOY_LAVA_PYTHON runs `lava_runner.py` (no neurodeploy import there; `-I`, so that this
+module does not shadow the `lava` package) on a copy of model.net, checked against OUT's
+manifest (or of a netx file given alone), and an .npz of the input spikes. The input is what the
+golden model feeds the first layer: the quantized input (binary spikes straight into layer 1's
+synapses, netx's input layer has no neurons) followed by the program's `latency` zero steps.
+Lava's bit-accurate CPU models run every sample from rest, and the per-layer spikes (a readout
+layer's voltage) come back. The result is assembled as the golden model assembles it, per Cuba node:
 
     events[node] = #(value != 0) per step     spikes[node] = sum(value * output unit)
     output       = the output node's values (times its unit for a readout), float32
@@ -29,7 +29,13 @@ import numpy as np
 
 from neurodeploy.artifacts.manifest import copy_verified, read_manifest
 from neurodeploy.engine.result import SimulationResult
-from neurodeploy.errors import InvalidDataError, NeurodeployError, ShapeError
+from neurodeploy.errors import (
+    InvalidDataError,
+    InvalidFileError,
+    NeurodeployError,
+    ShapeError,
+    describe_os_error,
+)
 from neurodeploy.program.graph import Program
 from neurodeploy.targets.loihi.nodes import Cuba
 
@@ -110,20 +116,31 @@ def _run_group(command: list[str], work: Path, timeout: float, python: str
     return process.returncode, stdout, stderr
 
 
-def _run_lava(python: str, directory: Path, spikes: np.ndarray, voltage: list[int]
+def _copy_model(source: Path, work: Path) -> Path:
+    """OUT/model.net checked against OUT's manifest, or a netx file given alone, copied."""
+    if source.is_dir():
+        copy_verified(source, read_manifest(source), [MODEL_FILE], work)
+        return source / MODEL_FILE
+    try:
+        (work / MODEL_FILE).write_bytes(source.read_bytes())
+    except OSError as exc:
+        raise InvalidFileError(describe_os_error(exc, source)) from None
+    return source
+
+
+def _run_lava(python: str, source: Path, spikes: np.ndarray, voltage: list[int]
               ) -> dict[str, np.ndarray]:
-    """The runner's arrays for a verified copy of directory/model.net."""
-    manifest = read_manifest(directory)
+    """The runner's arrays for a copy of the netx file of `source` (see `_copy_model`)."""
     timeout = START_SECONDS + SECONDS_PER_STEP * spikes.shape[0] * spikes.shape[1]
     with tempfile.TemporaryDirectory(prefix="nd-lava-") as scratch:
         work = Path(scratch)
-        copy_verified(directory, manifest, [MODEL_FILE], work)
+        model = _copy_model(source, work)
         np.savez(work / "input.npz", spikes=spikes, voltage=np.array(voltage, np.int64))
         command = [python, "-I", str(RUNNER), str(work / MODEL_FILE), str(work / "input.npz"),
                    str(work / "output.npz")]
         returncode, stdout, stderr = _run_group(command, work, timeout, python)
         if returncode != 0:
-            raise LavaError(f"Lava could not run {directory / MODEL_FILE}: "
+            raise LavaError(f"Lava could not run {model}: "
                             f"{_last_line(stderr or stdout)}")
         with np.load(work / "output.npz") as data:
             return {key: data[key] for key in data.files}
@@ -142,6 +159,7 @@ class LavaExecutor:
         return _probe(python)
 
     def run(self, directory: Path, program: Program, x: Any) -> SimulationResult:
+        """Run OUT/model.net (`directory` OUT/), or a netx file itself, on real input `x`."""
         why = self.unavailable()
         if why:
             raise LavaError(f"the lava executor cannot run here: {why}")
@@ -167,7 +185,7 @@ class LavaExecutor:
             counts[name] = (flat.astype(np.float64) * np.reshape(node.output_scale, -1)).sum(
                 axis=2) if node.graded else flat.sum(axis=2).astype(np.float64)
         if len(arrays) != len(names) + len(voltage):
-            raise LavaError(f"{directory / MODEL_FILE} has other layers than the program's "
+            raise LavaError(f"{directory}: its netx file has other layers than the program's "
                             f"{len(names)}; convert again")
         final = outputs[program.output].reshape(steps, batch, -1)
         return SimulationResult(final.astype(np.float32), events, counts, node_outputs=outputs,
