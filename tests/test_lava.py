@@ -7,6 +7,7 @@ are skipped, with the reason, without it.
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from pathlib import Path
 
 import h5py
@@ -36,12 +37,16 @@ def convert(model, out) -> nd.Program:
 
 
 @pytest.fixture(scope="module")
-def digits_out(tmp_path_factory) -> dict:
-    """OUT/ directories of the shipped digits models converted for loihi, by kind."""
+def digits_out(tmp_path_factory) -> Callable[[str], Path]:
+    """OUT/ of a shipped digits model converted for loihi, by kind (converted when first asked)."""
     root = tmp_path_factory.mktemp("lava")
-    for kind in ("lif", "iaf", "snu"):
-        convert(model_path(kind), root / kind)
-    return {kind: root / kind for kind in ("lif", "iaf", "snu")}
+
+    def out(kind: str) -> Path:
+        if not (root / kind).exists():
+            convert(model_path(kind), root / kind)
+        return root / kind
+
+    return out
 
 
 @pytest.fixture
@@ -71,8 +76,8 @@ def assert_same(golden, lava_result) -> None:
 
 
 @pytest.mark.parametrize("kind", ["lif", "iaf", "snu"])
-def test_lava_runs_the_digits_models_bit_exactly(kind, digits_out, digits_test, lava):
-    out = digits_out[kind]
+def test_lava_runs_the_digits_models_bit_exactly(kind, lava, digits_out, digits_test):
+    out = digits_out(kind)
     program = nd.Program.load(out)
     x = digits_test[0][:, :SAMPLES]
     golden = simulate_program(program, x, record_outputs=True)
@@ -82,7 +87,7 @@ def test_lava_runs_the_digits_models_bit_exactly(kind, digits_out, digits_test, 
     assert result.total_spikes > 0
 
 
-def test_lava_runs_a_readout_with_current_decay(tmp_path, digits_test, lava):
+def test_lava_runs_a_readout_with_current_decay(lava, tmp_path, digits_test):
     """CubaLIF (iDecay < 4096, leak) into a leaky-integrator readout: Lava's voltage is the output."""
     torch.manual_seed(0)
     net = torch.nn.Sequential(torch.nn.Linear(64, 40), ndnn.CubaLIF(alpha=0.5, beta=0.9),
@@ -130,7 +135,7 @@ def test_conv_biases_are_stored_per_channel(conv_out, digits_test):
     assert np.array_equal(nd.simulate(reloaded, x).output, nd.simulate(program, x).output)
 
 
-def test_lava_runs_a_conv_network_bit_exactly(conv_out, digits_test, lava):
+def test_lava_runs_a_conv_network_bit_exactly(lava, conv_out, digits_test):
     """netx's (W, H, C) order, its flipped kernels and the flatten's transpose, all undone."""
     program = nd.Program.load(conv_out)
     x = digits_test[0][:, :20].reshape(-1, 20, 1, 8, 8)
@@ -139,8 +144,8 @@ def test_lava_runs_a_conv_network_bit_exactly(conv_out, digits_test, lava):
     assert_same(golden, lava.run(conv_out, program, x))
 
 
-def test_lava_through_the_cli_and_its_refusals(digits_out, digits_test, tmp_path, lava):
-    out = digits_out["lif"]
+def test_lava_through_the_cli_and_its_refusals(lava, digits_out, digits_test, tmp_path):
+    out = digits_out("lif")
     x, y = digits_test[0][:, :8], digits_test[1][:8]
     np.savez(tmp_path / "x.npz", x=x, y=y)
     # a netx file alone: its program is rebuilt from the file, with the node names it keeps
@@ -177,10 +182,10 @@ def test_lava_unavailable_says_why(monkeypatch, digits_out, digits_test, tmp_pat
     assert "cannot import lava.lib.dl.netx (ModuleNotFoundError: No module named 'lava')" in why
     assert "\n" not in why and "lava_venv.sh" in why
     with pytest.raises(LavaError, match="cannot run here"):
-        executor.run(digits_out["lif"], nd.Program.load(digits_out["lif"]), digits_test[0][:, :2])
+        executor.run(digits_out("lif"), nd.Program.load(digits_out("lif")), digits_test[0][:, :2])
     monkeypatch.setenv(ENVIRONMENT, "/nonexistent/python")
     assert "does not run" in executor.unavailable()
-    result = CliRunner().invoke(main, ["simulate", str(digits_out["lif"]), "--input", str(DATA),
+    result = CliRunner().invoke(main, ["simulate", str(digits_out("lif")), "--input", str(DATA),
                                        "--executor", "lava"])
     assert result.exit_code != 0 and "does not run" in result.output
     assert "Traceback" not in result.output
@@ -189,7 +194,7 @@ def test_lava_unavailable_says_why(monkeypatch, digits_out, digits_test, tmp_pat
 def test_netx_reload_keeps_the_program_node_names(digits_out, tmp_path):
     """model.net carries the node names (HDF5 attributes netx ignores); files without keep the
     layer numbers; names used twice are refused."""
-    out = digits_out["lif"]
+    out = digits_out("lif")
     program = nd.Program.load(out)
     reloaded = read_netx(out / "model.net")
     assert list(reloaded.nodes) == list(program.nodes) == ["0", "1", "2", "3"]
