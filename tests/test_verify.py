@@ -20,6 +20,7 @@ import neurodeploy as nd
 from neurodeploy.cli import main
 from neurodeploy.engine.golden import simulate_program
 from neurodeploy.pipeline import save_deployment
+from neurodeploy.targets.loihi.lava import ENVIRONMENT as LAVA_PYTHON
 from neurodeploy.verify.job import verify
 
 SAMPLES = 60
@@ -156,10 +157,12 @@ def test_verify_out_directory_of_convert_and_options(digits, tmp_path):
     assert junit.read_text() == "<mine/>"
 
 
-def test_api_reports_skipped_executors_with_why(digits):
+def test_api_reports_skipped_executors_with_why(digits, monkeypatch):
+    monkeypatch.delenv(LAVA_PYTHON, raising=False)  # loihi's only executor, lava, cannot run
     x, y, _ = digits
     result = verify(model_path("lif"), x, y, target="loihi")
     assert result.passed and result.executors == {}
+    assert LAVA_PYTHON in result.skipped["lava"]
     assert all(check.status != "failed" for check in result.checks)
 
 

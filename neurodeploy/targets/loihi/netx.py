@@ -3,10 +3,14 @@
 Layout (what lava-dl's `netx.hdf5.Network` reads; ../shared/specs/loihi.md):
 /layer/0: type b'input', shape; then per weighted layer /layer/i: type b'dense' or b'conv',
 shape (torch order), weight in the units of vThMant and bias (integer-valued), bias (mantissa,
-exponent 6), neuron/{type b'CUBA', iDecay = du + 1, vDecay = dv, vThMant}; conv layers add
-stride, padding, dilation, groups; a flatten between conv and dense is a b'flatten' layer.
+exponent 6; one per channel on conv layers, the only conv bias lava-dl builds),
+neuron/{type b'CUBA', iDecay = du + 1, vDecay = dv, vThMant}; conv layers add stride, padding,
+dilation, groups; a flatten between conv and dense is a b'flatten' layer.
 Two datasets netx ignores carry what our reader needs beyond the chip: neuron/readout (a
 compartment whose voltage is the output) and neuron/outputScale (real value of one voltage unit).
+HDF5 attributes, which netx never reads, keep the Program's node names: `node` on every layer
+group (the neuron node, or the flatten node), `synapse` on dense and conv layers (the weighted
+node). Files without them (lava-dl's own) get names from the layer numbers.
 
 Reading validates every dataset before use: types, shapes against each other, integer-valued
 finite weights within 16 bits (never wrapped), decays, thresholds and biases within their fields.
@@ -29,6 +33,7 @@ from neurodeploy.targets.loihi.nodes import Cuba
 from neurodeploy.targets.loihi.spec import LoihiSpec
 
 MAX_LAYERS = 1000
+MAX_NAME = 100
 WEIGHT_LIMIT = 1 << 15
 
 
@@ -52,6 +57,15 @@ def _stages(program: Program) -> list[tuple[list[str], str]]:
     return stages
 
 
+def _bias_layout(bias: np.ndarray, op: ProgramNode) -> np.ndarray:
+    """A conv layer's bias per channel when it is uniform over each channel (lava-dl refuses
+    per-neuron conv biases), else per neuron."""
+    per_channel = bias.reshape(bias.shape[0], -1)
+    if isinstance(op, Conv2d) and np.all(per_channel == per_channel[:, :1]):
+        return per_channel[:, 0]
+    return bias.reshape(-1)
+
+
 def write_netx(program: Program, path: str | Path) -> None:
     """Write `program` (target loihi) as a netx HDF5 file."""
     with h5py.File(path, "w", track_order=True) as f:
@@ -66,16 +80,18 @@ def write_netx(program: Program, path: str | Path) -> None:
                 op = program.nodes[op_name]
                 index += 1
                 entry = layers.create_group(str(index), track_order=True)
+                entry.attrs["node"] = op_name if isinstance(op, Flatten) else name
                 if isinstance(op, Flatten):
                     _type(entry, "flatten")
                     entry.create_dataset("shape", data=np.array(program.shapes[op_name], np.int64))
                     continue
+                entry.attrs["synapse"] = op_name
                 _type(entry, "dense" if isinstance(op, Dense) else "conv")
                 entry.create_dataset("shape", data=np.array(program.shapes[name], np.int64))
                 entry.create_dataset("weight", data=op.weight.astype(np.float64))
                 bias = cuba.bias >> cuba.bias_exponent
                 if np.any(bias):
-                    entry.create_dataset("bias", data=bias.reshape(-1).astype(np.float64))
+                    entry.create_dataset("bias", data=_bias_layout(bias, op).astype(np.float64))
                 if isinstance(op, Conv2d):
                     for field in ("stride", "padding", "dilation"):
                         entry.create_dataset(field, data=np.array(getattr(op, field), np.int64))
@@ -144,6 +160,19 @@ def _shape(group: h5py.Group, where: str) -> tuple[int, ...]:
     return shape
 
 
+def _name(group: h5py.Group, key: str, where: str, default: str) -> str:
+    """The node name in attribute `key` of a layer group, or `default` when there is none."""
+    if key not in group.attrs:
+        return default
+    value = group.attrs[key]
+    if isinstance(value, bytes):
+        value = value.decode(errors="replace")
+    if not (isinstance(value, str) and 0 < len(value) <= MAX_NAME and value.isprintable()):
+        raise _Bad(f"{where}: attribute '{key}' must be a node name (1 to {MAX_NAME} printable "
+                   "characters)")
+    return value
+
+
 def _weighted_layer(group: h5py.Group, kind: str, where: str) -> ProgramNode:
     weight = _integers(group, "weight", where, -WEIGHT_LIMIT, WEIGHT_LIMIT - 1)
     dtype = np.int8 if weight.size == 0 or np.abs(weight).max() <= 127 else np.int16
@@ -172,6 +201,8 @@ def _neuron(group: h5py.Group, shape: tuple[int, ...], where: str, spec: LoihiSp
     if "bias" in group:
         limit = 1 << (spec.bias_mantissa_bits - 1)
         values = _integers(group, "bias", where.rsplit("/", 1)[0], -limit, limit - 1)
+        if len(shape) == 3 and values.size == shape[0]:  # per channel (lava-dl's conv bias)
+            values = np.repeat(values.reshape(-1), size // shape[0])
         if values.size != size:
             raise _Bad(f"{where}: bias has {values.size} values for {size} neurons")
         bias = values.reshape(shape)
@@ -208,13 +239,17 @@ def _read(f: h5py.File, spec: LoihiSpec) -> Program:
     for number, group in enumerate(groups[1:], start=1):
         where = f"layer/{number}"
         kind = _text(group, "type", where)
-        name = str(number)
+        name = _name(group, "node", where, str(number))
+        if name in nodes:
+            raise _Bad(f"{where}: node name '{name}' is used twice")
         if kind == "flatten":
             nodes[name] = Flatten()
             edges.append(Edge(previous, name))
         elif kind in ("dense", "conv"):
             shape = _shape(group, where)
-            synapse = f"{number}.synapse"
+            synapse = _name(group, "synapse", where, f"{number}.synapse")
+            if synapse in nodes or synapse == name:
+                raise _Bad(f"{where}: node name '{synapse}' is used twice")
             nodes[synapse] = _weighted_layer(group, kind, where)
             nodes[name] = _neuron(group, shape, where, spec)
             edges += [Edge(previous, synapse), Edge(synapse, name, 1)]

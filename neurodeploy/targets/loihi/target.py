@@ -35,6 +35,7 @@ from neurodeploy.targets.base import (
     Timing,
     Usage,
 )
+from neurodeploy.targets.loihi.lava import LavaExecutor
 from neurodeploy.targets.loihi.lower import lower_to_loihi, unsupported_parts
 from neurodeploy.targets.loihi.netx import read_netx, write_netx
 from neurodeploy.targets.loihi.nodes import STATE_BITS
@@ -154,7 +155,7 @@ class LoihiTarget:
     description: str = "Loihi-style CUBA cores: Lava-exact arithmetic, netx HDF5 + core map, energy"
     spec: LoihiSpec = field(default_factory=LoihiSpec)
     options: type = LoihiOptions
-    executors: dict = field(default_factory=dict)
+    executors: dict = field(default_factory=lambda: {"lava": LavaExecutor()})
     reads: tuple[str, ...] = (".net",)
     #: verify's default floor for float ~ deployed spike agreement: Loihi resets to zero where
     #: the float neurons subtract, so spikes drift (digits IAF/LIF/SNU: 0.46-0.91 per layer)
