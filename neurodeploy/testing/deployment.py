@@ -11,11 +11,10 @@ import numpy as np
 
 from neurodeploy import ir
 from neurodeploy.api import check_input, convert, load
-from neurodeploy.engine.golden import simulate_program
-from neurodeploy.engine.reference import simulate_network
 from neurodeploy.engine.result import SimulationResult
 from neurodeploy.program.graph import Program
 from neurodeploy.targets.registry import get_target
+from neurodeploy.verify.pairs import float_run, golden_run
 
 
 @dataclass(eq=False)
@@ -37,12 +36,12 @@ class Deployment:
     @cached_property
     def float_run(self) -> SimulationResult:
         """The float reference (states and every node's output recorded)."""
-        return simulate_network(self.network, self.x, record_states=True, record_outputs=True)
+        return float_run(self.network, self.x)
 
     @cached_property
     def golden_run(self) -> SimulationResult:
         """The golden model of the program (states and every node's output recorded)."""
-        return simulate_program(self.program, self.x, record_states=True, record_outputs=True)
+        return golden_run(self.program, self.x)
 
     def executors(self) -> dict[str, str | None]:
         """Every executor of the target: None when it can run here, else why not."""

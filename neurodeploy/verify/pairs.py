@@ -12,8 +12,8 @@ from neurodeploy import ir
 from neurodeploy.engine.golden import simulate_program
 from neurodeploy.engine.reference import simulate_network
 from neurodeploy.engine.result import SimulationResult
-from neurodeploy.ir.graph import latency
 from neurodeploy.program.graph import Program
+from neurodeploy.report.build import node_delays
 from neurodeploy.verify.compare import (
     Aligned,
     Comparison,
@@ -63,7 +63,7 @@ def float_vs_deployed(reference: SimulationResult, program: Program, deployed: S
             if state is not None:
                 membranes[name] = state
     expected = align_reference(reference, layers, program.input.window, membranes)
-    delays = {n: latency(program.order, program.edges, n) for n in program.stateful_nodes}
+    delays = node_delays(program)
     got = align_deployed(deployed, program, expected.output.shape[0], delays)
     return compare(expected, got, *names, None, deployed.graded, labels, layers,
                    spiking_divergence_only=True)
