@@ -40,10 +40,15 @@ class SimulationResult:
     cycles: int | None = None
 
     @property
-    def total_spikes(self) -> float:
-        """Spikes of spiking nodes plus non-zero events of graded ones, over steps and batch."""
-        return float(sum(float(self.events[name].sum()) if name in self.graded
-                         else float(counts.sum()) for name, counts in self.spikes.items()))
+    def spike_count(self) -> float:
+        """Spikes of spiking nodes only (counts of multi-spike ones), over steps and batch."""
+        return float(sum(float(counts.sum()) for name, counts in self.spikes.items()
+                         if name not in self.graded))
+
+    @property
+    def graded_values(self) -> float:
+        """Non-zero outputs of graded nodes (readouts, graded spikes): never spikes."""
+        return float(sum(float(self.events[name].sum()) for name in self.graded))
 
     def predictions(self) -> np.ndarray:
         """Per sample, the argmax over classes of the output summed over time."""
