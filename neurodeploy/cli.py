@@ -76,9 +76,13 @@ def targets(as_json: bool) -> None:
                    "iverilog, verilator for fpga) instead of the golden model.")
 @click.option("--rtl", type=click.Choice(["iverilog", "verilator"]), default=None,
               help="Alias of --executor for the fpga target's HDL simulators.")
+@click.option("--save-spikes", is_flag=True,
+              help="Also write every neuron's output per step to -o (neurons/<node>, "
+                   "(T, B, *shape)).")
 @friendly_errors
 def simulate(model: Path, input_path: Path, output: Path | None, timesteps: int | None,
-             encoding: str, executor: str | None, rtl: str | None, **how) -> None:
+             encoding: str, executor: str | None, rtl: str | None, save_spikes: bool,
+             **how) -> None:
     """Simulate MODEL (.pt, .nir, an OUT/ directory of `convert`, or a netx .net) on an input.
 
     A model runs on the float reference; a converted program (or a .net file, rebuilt from the
@@ -105,12 +109,15 @@ def simulate(model: Path, input_path: Path, output: Path | None, timesteps: int 
         subject = load_model(model, how)
         shape = subject.input_shape
     data = load_data(input_path, shape, timesteps, encoding, classes=output_classes(subject))
+    if save_spikes and output is None:
+        raise_usage("--save-spikes writes into the -o file: give -o Y.npz")
     if executor is not None:
         result = run_executor(subject, model, data.x, executor)
     elif is_artifact(model):
-        result = simulate_program(subject, data.x)
+        result = simulate_program(subject, data.x, record_states=_times(subject),
+                                  record_outputs=True)
     else:
-        result = simulate_network(subject, data.x)
+        result = simulate_network(subject, data.x, record_outputs=save_spikes)
     steps, batch = result.output.shape[:2]
     graded = (f", non-zero graded values per sample {result.graded_values / batch:.1f}"
               if result.graded else "")
@@ -119,11 +126,40 @@ def simulate(model: Path, input_path: Path, output: Path | None, timesteps: int 
                + (f"; {executor}: {result.cycles} cycles" if result.cycles is not None else ""))
     if data.y is not None:
         click.echo(f"accuracy {result.accuracy(data.y):.4f}")
+    if executor is None and is_artifact(model) and _times(subject):
+        click.echo(_time_line(subject, result, data.x))
     _warn_saturation({name: tally.saturated / tally.updates
                       for name, tally in result.tallies.items() if tally.updates})
     if output is not None:
-        write_result_npz(output, result.to_npz_dict(), inputs)
+        write_result_npz(output, result.to_npz_dict(save_spikes), inputs)
         click.echo(f"wrote {output}")
+
+
+def _times(program) -> bool:
+    """True when the program's target simulates its time (`cycle_simulation`)."""
+    from neurodeploy.targets.registry import get_target
+
+    return hasattr(get_target(program.target), "cycle_simulation")
+
+
+def _time_line(program, result, x) -> str:
+    """Cycles (or ns) per step and per inference from the cycle-level simulation."""
+    from neurodeploy.targets.registry import get_target
+
+    target = get_target(program.target)
+    placement = target.place(program)
+    cost = target.cost(program, result, placement)
+    with _progress(result.output.shape[0], "timing") as advance:
+        profile = target.cycle_simulation(program, result, placement, x, cost, advance)
+    summary = profile.summary()
+    unit, per_step = summary["unit"], summary["per_step"]
+    clock = cost.timing.clock_hz
+    seconds = summary["per_inference_mean"] / clock if clock else \
+        summary["per_inference_mean"] * 1e-9
+    return (f"time per step ({unit}, {summary['samples']} samples simulated): min "
+            f"{per_step['min']:,.0f}, median {per_step['median']:,.0f}, p99 {per_step['p99']:,.0f},"
+            f" max {per_step['max']:,.0f}; per inference {summary['per_inference_mean']:,.0f} "
+            f"{unit} = {seconds * 1e6:,.1f} us" + (f" at {clock / 1e6:.0f} MHz" if clock else ""))
 
 
 def _target_help() -> str:

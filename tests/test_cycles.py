@@ -98,3 +98,26 @@ def test_every_shipped_model_runs_in_time(target_name, kind, digits_test):
     assert 0 < per_step["min"] <= per_step["median"] <= per_step["p99"] <= per_step["max"]
     assert 0.8 < summary["mean_over_formula"] < 1.25
     assert all(0 <= c["utilisation"] <= 1 for c in summary["cores"])
+
+
+def test_simulate_prints_time_and_saves_every_neuron(tmp_path, digits_test):
+    from click.testing import CliRunner
+    from conftest import DATA
+
+    from neurodeploy.cli import main
+
+    x = digits_test[0][:, :32]
+    data = tmp_path / "d.npz"
+    np.savez(data, x=x, y=digits_test[1][:32])
+    out = tmp_path / "out"
+    assert CliRunner().invoke(main, ["convert", str(model_path("lif")), "--data", str(DATA),
+                                     "-o", str(out)]).exit_code == 0
+    result = CliRunner().invoke(main, ["simulate", str(out), "--input", str(data), "-o",
+                                       str(tmp_path / "y.npz"), "--save-spikes"])
+    assert result.exit_code == 0, result.output
+    assert "time per step (cycles, 32 samples simulated): min" in result.output
+    assert "cycles = " in result.output and "us at 200 MHz" in result.output
+    with np.load(tmp_path / "y.npz") as saved:
+        neurons = saved["neurons/1"]
+        assert neurons.shape == (20, 32, 128) and neurons.dtype == np.int8
+        np.testing.assert_array_equal(neurons.sum(axis=2), saved["spikes/1"])

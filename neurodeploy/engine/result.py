@@ -57,8 +57,20 @@ class SimulationResult:
     def accuracy(self, labels: np.ndarray) -> float:
         return float((self.predictions() == np.asarray(labels)).mean())
 
-    def to_npz_dict(self) -> dict[str, np.ndarray]:
-        """Arrays for `simulate -o Y.npz`: `output`, and `spikes/<node>` per neuron node."""
+    def to_npz_dict(self, neurons: bool = False) -> dict[str, np.ndarray]:
+        """Arrays for `simulate -o Y.npz`: `output`, and `spikes/<node>` per neuron node (sums
+        over neurons); with `neurons`, also `neurons/<node>`, each neuron's recorded output."""
         arrays = {"output": self.output}
         arrays.update({f"spikes/{name}": counts for name, counts in self.spikes.items()})
+        if neurons:
+            arrays.update({f"neurons/{name}": _compact(self.node_outputs[name],
+                                                        name in self.graded)
+                           for name in self.spikes if name in self.node_outputs})
         return arrays
+
+
+def _compact(values: np.ndarray, graded: bool) -> np.ndarray:
+    """Spike counts as int8 where they fit (graded values stay real)."""
+    if graded or np.abs(values).max(initial=0) > 127 or not np.all(values == np.round(values)):
+        return values
+    return values.astype(np.int8)
