@@ -308,6 +308,7 @@ def report(model: Path, data: Path, target: str, bits: tuple[int, ...],
     spikes, energy; table + PNG plot. MODEL may be a ReLU ANN (converted first)."""
     from neurodeploy.artifacts import OutputKind, check_output_directory, output_directory, write_json
     from neurodeploy.pipeline import bit_sweep, merge_sweeps, split_calibration
+    from neurodeploy.report.html import sweep_html
     from neurodeploy.report.sweep import plot_sweep, sweep_markdown
     from neurodeploy.targets.registry import get_target
 
@@ -332,6 +333,7 @@ def report(model: Path, data: Path, target: str, bits: tuple[int, ...],
     with output_directory(out, (model, data), OutputKind.REPORT) as staging:
         write_json(staging / "sweep.json", sweep)
         (staging / "sweep.md").write_text(sweep_markdown(sweep))
+        (staging / "sweep.html").write_text(sweep_html(sweep, sweep_markdown(sweep)))
         plot_sweep(sweep, staging / "accuracy_vs_bits.png")
     click.echo(sweep_markdown(sweep))
     click.echo(f"wrote {out}/")

@@ -16,6 +16,7 @@ from neurodeploy.api import check_input, convert
 from neurodeploy.artifacts import OutputKind, output_directory, write_json
 from neurodeploy.engine.golden import simulate_program
 from neurodeploy.engine.reference import simulate_network
+from neurodeploy.engine.result import SimulationResult
 from neurodeploy.errors import UnsupportedModelError
 from neurodeploy.io.nir_write import write_network
 from neurodeploy.program.calibrate import MAX_SAMPLES
@@ -30,6 +31,7 @@ from neurodeploy.report.build import (
     layer_labels,
     node_delays,
 )
+from neurodeploy.report.html import deployment_html
 from neurodeploy.report.markdown import render_markdown
 from neurodeploy.targets.registry import get_target
 
@@ -58,6 +60,12 @@ def split_calibration(x: np.ndarray, labels: np.ndarray | None, fraction: float
 def evaluate(network: ir.Network, program: Program, x: np.ndarray,
              labels: np.ndarray | None) -> dict:
     """The report of `program` against `network` on `x` (see `neurodeploy.report.build`)."""
+    return assess(network, program, x, labels)[0]
+
+
+def assess(network: ir.Network, program: Program, x: np.ndarray, labels: np.ndarray | None
+           ) -> tuple[dict, SimulationResult]:
+    """The report, and the golden run it came from (outputs and states recorded)."""
     target = get_target(program.target)
     reference = simulate_network(network, x, record_states=True, record_outputs=True)
     deployed = simulate_program(program, x, record_states=True, record_outputs=True)
@@ -67,7 +75,7 @@ def evaluate(network: ir.Network, program: Program, x: np.ndarray,
     simulate = getattr(target, "cycle_simulation", None)
     if simulate is not None:
         report["cycle_simulation"] = simulate(program, deployed, placement, x, cost).summary()
-    return report
+    return report, deployed
 
 
 def deploy(network: ir.Network, target: str, out: Path, x: np.ndarray, labels: np.ndarray | None,
@@ -81,7 +89,7 @@ def deploy(network: ir.Network, target: str, out: Path, x: np.ndarray, labels: n
     x = check_input(x, network.input_shape)
     calibration = x if calibration is None else check_input(calibration, network.input_shape)
     program = convert(network, target, calibration, **options)
-    report = evaluate(network, program, x, labels)
+    report, deployed = assess(network, program, x, labels)
     report["calibration"] = {"samples": int(min(calibration.shape[1], MAX_SAMPLES)),
                              "data": calibration_note(calibration is x, calibration_source)}
     with output_directory(Path(out), inputs, OutputKind.CONVERT) as staging:
@@ -92,7 +100,9 @@ def deploy(network: ir.Network, target: str, out: Path, x: np.ndarray, labels: n
         _write_program(program, staging)
         write_json(staging / "mapping.json", report["mapping"])
         write_json(staging / "report.json", report)
-        (staging / "report.md").write_text(render_markdown(report))
+        markdown = render_markdown(report)
+        (staging / "report.md").write_text(markdown)
+        (staging / "report.html").write_text(deployment_html(report, deployed, markdown))
     return report
 
 
@@ -194,5 +204,5 @@ def snn_from_ann(source: Path | object, data_path: Path, timesteps: int | None
     return conversion.network, encode(x, steps, "direct"), y
 
 
-__all__ = ["bit_sweep", "calibration_note", "deploy", "evaluate", "is_ann", "merge_sweeps",
+__all__ = ["assess", "bit_sweep", "calibration_note", "deploy", "evaluate", "is_ann", "merge_sweeps",
            "snn_from_ann", "split_calibration"]

@@ -58,7 +58,7 @@ def test_convert_is_atomic_deterministic_and_simulate_matches_api(tmp_path, digi
         assert result.exit_code == 0, result.output
     names = sorted(p.name for p in outs[0].iterdir())
     assert names == ["mapping.json", "model.nir", "neurodeploy-manifest.json", "program.json",
-                     "program.nir", "program.npz", "report.json", "report.md"]
+                     "program.nir", "program.npz", "report.html", "report.json", "report.md"]
     for name in names:
         assert (outs[0] / name).read_bytes() == (outs[1] / name).read_bytes(), name
     report = json.loads((outs[0] / "report.json").read_text())

@@ -93,6 +93,7 @@ class TimingProfile:
     links: list[tuple[str, int]]  # the busiest links: (name, packets)
     packet_wait: float  # packet-time spent queued at busy links, summed
     formula_per_step: float | None
+    mesh_columns: int  # cores per mesh row (for pictures)
 
     def summary(self) -> dict:
         """JSON-safe figures: latency distribution, utilisation, stalls, hot spots."""
@@ -119,7 +120,8 @@ class TimingProfile:
             "hot_links": [{"link": name, "packets_per_sample": packets / self.latency.shape[1]}
                           for name, packets in self.links],
             "packet_wait_per_sample": self.packet_wait / self.latency.shape[1],
-            "histogram": {"counts": counts.tolist(), "edges": edges.tolist()}}
+            "histogram": {"counts": counts.tolist(), "edges": edges.tolist()},
+            "mesh_columns": self.mesh_columns}
 
 
 class _Step:
@@ -212,4 +214,5 @@ def simulate_cycles(traces: dict[str, NodeTrace], order: list[str], core_map: Co
     links = [(f"{kind} {where}", count) for (kind, where), count
              in mesh.traffic.most_common(HOT_SPOTS)]
     return TimingProfile(timing.unit, latency, dict(busy), {c: stalls[c] for c in busy},
-                         dict(core_nodes), links, mesh.waited, formula_per_step)
+                         dict(core_nodes), links, mesh.waited, formula_per_step,
+                         timing.mesh.columns * timing.mesh.cores_per_router)
