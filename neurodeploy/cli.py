@@ -25,6 +25,7 @@ from neurodeploy.cli_models import (
     raise_usage,
     torch_source,
 )
+from neurodeploy.cli_time import cycle_simulated, time_line
 from neurodeploy.cli_types import BitWidths, FiniteFloatRange
 from neurodeploy.cli_verify import verify as verify_command
 from neurodeploy.targets.fpga import LANE_CHOICES
@@ -114,7 +115,7 @@ def simulate(model: Path, input_path: Path, output: Path | None, timesteps: int 
     if executor is not None:
         result = run_executor(subject, model, data.x, executor)
     elif is_artifact(model):
-        result = simulate_program(subject, data.x, record_states=_times(subject),
+        result = simulate_program(subject, data.x, record_states=cycle_simulated(subject),
                                   record_outputs=True)
     else:
         result = simulate_network(subject, data.x, record_outputs=save_spikes)
@@ -126,40 +127,13 @@ def simulate(model: Path, input_path: Path, output: Path | None, timesteps: int 
                + (f"; {executor}: {result.cycles} cycles" if result.cycles is not None else ""))
     if data.y is not None:
         click.echo(f"accuracy {result.accuracy(data.y):.4f}")
-    if executor is None and is_artifact(model) and _times(subject):
-        click.echo(_time_line(subject, result, data.x))
+    if executor is None and is_artifact(model) and cycle_simulated(subject):
+        click.echo(time_line(subject, result, data.x, _progress))
     _warn_saturation({name: tally.saturated / tally.updates
                       for name, tally in result.tallies.items() if tally.updates})
     if output is not None:
         write_result_npz(output, result.to_npz_dict(save_spikes), inputs)
         click.echo(f"wrote {output}")
-
-
-def _times(program) -> bool:
-    """True when the program's target simulates its time (`cycle_simulation`)."""
-    from neurodeploy.targets.registry import get_target
-
-    return hasattr(get_target(program.target), "cycle_simulation")
-
-
-def _time_line(program, result, x) -> str:
-    """Cycles (or ns) per step and per inference from the cycle-level simulation."""
-    from neurodeploy.targets.registry import get_target
-
-    target = get_target(program.target)
-    placement = target.place(program)
-    cost = target.cost(program, result, placement)
-    with _progress(result.output.shape[0], "timing") as advance:
-        profile = target.cycle_simulation(program, result, placement, x, cost, advance)
-    summary = profile.summary()
-    unit, per_step = summary["unit"], summary["per_step"]
-    clock = cost.timing.clock_hz
-    seconds = summary["per_inference_mean"] / clock if clock else \
-        summary["per_inference_mean"] * 1e-9
-    return (f"time per step ({unit}, {summary['samples']} samples simulated): min "
-            f"{per_step['min']:,.0f}, median {per_step['median']:,.0f}, p99 {per_step['p99']:,.0f},"
-            f" max {per_step['max']:,.0f}; per inference {summary['per_inference_mean']:,.0f} "
-            f"{unit} = {seconds * 1e6:,.1f} us" + (f" at {clock / 1e6:.0f} MHz" if clock else ""))
 
 
 def _target_help() -> str:
