@@ -25,6 +25,7 @@ from neurodeploy.cli_models import (
     raise_usage,
     torch_source,
 )
+from neurodeploy.cli_time import cycle_simulated, time_line
 from neurodeploy.cli_types import BitWidths, FiniteFloatRange
 from neurodeploy.cli_verify import verify as verify_command
 from neurodeploy.targets.fpga import LANE_CHOICES
@@ -76,9 +77,13 @@ def targets(as_json: bool) -> None:
                    "iverilog, verilator for fpga) instead of the golden model.")
 @click.option("--rtl", type=click.Choice(["iverilog", "verilator"]), default=None,
               help="Alias of --executor for the fpga target's HDL simulators.")
+@click.option("--save-spikes", is_flag=True,
+              help="Also write every neuron's output per step to -o (neurons/<node>, "
+                   "(T, B, *shape)).")
 @friendly_errors
 def simulate(model: Path, input_path: Path, output: Path | None, timesteps: int | None,
-             encoding: str, executor: str | None, rtl: str | None, **how) -> None:
+             encoding: str, executor: str | None, rtl: str | None, save_spikes: bool,
+             **how) -> None:
     """Simulate MODEL (.pt, .nir, an OUT/ directory of `convert`, or a netx .net) on an input.
 
     A model runs on the float reference; a converted program (or a .net file, rebuilt from the
@@ -105,22 +110,29 @@ def simulate(model: Path, input_path: Path, output: Path | None, timesteps: int 
         subject = load_model(model, how)
         shape = subject.input_shape
     data = load_data(input_path, shape, timesteps, encoding, classes=output_classes(subject))
+    if save_spikes and output is None:
+        raise_usage("--save-spikes writes into the -o file: give -o Y.npz")
     if executor is not None:
         result = run_executor(subject, model, data.x, executor)
     elif is_artifact(model):
-        result = simulate_program(subject, data.x)
+        result = simulate_program(subject, data.x, record_states=cycle_simulated(subject),
+                                  record_outputs=True)
     else:
-        result = simulate_network(subject, data.x)
+        result = simulate_network(subject, data.x, record_outputs=save_spikes)
     steps, batch = result.output.shape[:2]
+    graded = (f", non-zero graded values per sample {result.graded_values / batch:.1f}"
+              if result.graded else "")
     click.echo(f"simulated {batch} samples x {steps} steps; spikes per sample "
-               f"{result.total_spikes / batch:.1f}"
+               f"{result.spike_count / batch:.1f}{graded}"
                + (f"; {executor}: {result.cycles} cycles" if result.cycles is not None else ""))
     if data.y is not None:
         click.echo(f"accuracy {result.accuracy(data.y):.4f}")
+    if executor is None and is_artifact(model) and cycle_simulated(subject):
+        click.echo(time_line(subject, result, data.x, _progress))
     _warn_saturation({name: tally.saturated / tally.updates
                       for name, tally in result.tallies.items() if tally.updates})
     if output is not None:
-        write_result_npz(output, result.to_npz_dict(), inputs)
+        write_result_npz(output, result.to_npz_dict(save_spikes), inputs)
         click.echo(f"wrote {output}")
 
 
@@ -138,6 +150,9 @@ def _target_help() -> str:
 @click.option("--data", type=click.Path(path_type=Path), help="Calibration/evaluation .npz.")
 @click.option("--calib", type=click.Path(path_type=Path), default=None,
               help="Separate calibration .npz (default: calibrate on --data).")
+@click.option("--calib-split", type=click.FloatRange(0, 1, min_open=True, max_open=True),
+              default=None, help="Calibrate on this fraction of --data (its first samples) and "
+                                 "evaluate on the rest.")
 @click.option("--timesteps", type=TIMESTEPS, default=None,
               help="Steps to encode static data into (default 20; 32 for an ANN).")
 @click.option("--encoding", type=click.Choice(ENCODINGS), default="rate", show_default=True,
@@ -156,7 +171,8 @@ def _target_help() -> str:
 @click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
 @friendly_errors
 def convert(model: Path, target: str, output: Path | None, data: Path | None,
-            calib: Path | None, timesteps: int | None, encoding: str, weight_bits: int | None,
+            calib: Path | None, calib_split: float | None, timesteps: int | None,
+            encoding: str, weight_bits: int | None,
             state_bits: int | None, activation_bits: int | None, lanes: int | None,
             multi_chip: bool | None, as_json: bool, **how) -> None:
     """Convert MODEL for a target; writes OUT/ with model.nir, the program, reports.
@@ -165,8 +181,7 @@ def convert(model: Path, target: str, output: Path | None, data: Path | None,
     single-spike SNN first (see `ann2snn`; direct input over --timesteps, default 32).
     """
     from neurodeploy.artifacts import check_output_directory
-    from neurodeploy.io.data import load_data
-    from neurodeploy.pipeline import deploy
+    from neurodeploy.pipeline import deploy, split_calibration
     from neurodeploy.targets.registry import get_target
 
     get_target(target)
@@ -176,12 +191,13 @@ def convert(model: Path, target: str, output: Path | None, data: Path | None,
         raise_usage("convert needs --data D.npz: static x (B, *features) for an ANN, data to "
                     "calibrate the quantization for an SNN")
     network, x, y = network_and_data(model, data, timesteps, encoding, how)
-    calibration = None if calib is None else load_data(calib, network.input_shape, timesteps,
-                                                       encoding).x
+    calibration, source = _calibration(network, calib, calib_split, timesteps, encoding)
+    if calib_split is not None:
+        calibration, x, y, source = split_calibration(x, y, calib_split)
     options = {"weight_bits": weight_bits, "state_bits": state_bits,
                "activation_bits": activation_bits, "lanes": lanes, "multi_chip": multi_chip}
     report = deploy(network, target, out, x, y, {k: v for k, v in options.items() if v is not None},
-                    (model, data, calib), calibration)
+                    (model, data, calib), calibration, source)
     if as_json:
         click.echo(json.dumps(report, indent=1, sort_keys=True))
         return
@@ -195,6 +211,19 @@ def convert(model: Path, target: str, output: Path | None, data: Path | None,
                       for name, entry in report["saturation"].items()})
 
 
+def _calibration(network, calib: Path | None, split: float | None, timesteps: int | None,
+                 encoding: str) -> tuple:
+    """(calibration data or None for --data itself, how it relates to the evaluation data)."""
+    from neurodeploy.io.data import load_data
+
+    if calib is not None and split is not None:
+        raise_usage("give either --calib FILE or --calib-split F")
+    if calib is None:
+        return None, None
+    return load_data(calib, network.input_shape, timesteps, encoding).x, \
+        f"separate calibration data ({calib.name})"
+
+
 def _warn_saturation(fractions: dict[str, float]) -> None:
     """One warning line per node whose saturated updates (or clipped outputs) exceed 0.1 %."""
     for name, fraction in fractions.items():
@@ -206,6 +235,8 @@ def _warn_saturation(fractions: dict[str, float]) -> None:
 
 def _summary(report: dict) -> str:
     """One line of per-sample costs, with time in cycles only where the target has a clock."""
+    from neurodeploy.report.markdown import energy_cell
+
     cycles, steps = report["cycles"], report["time"]
     if cycles.get("total") is not None:
         time = f"{cycles['total']:,.0f} cycles"
@@ -215,8 +246,7 @@ def _summary(report: dict) -> str:
     mapping = report["mapping"]
     return (f"per sample: {report['spikes']['total']:.0f} spikes, "
             f"{report['synops']['total']:.0f} synops, "
-            f"{report['energy']['total_pj'] / 1e6:.3f} uJ total "
-            f"({report['energy']['dynamic_pj'] / 1e6:.3f} dynamic), {time}, "
+            f"energy dynamic / static / total {energy_cell(report['energy'])}, {time}, "
             f"{mapping['cores_used']} {mapping['unit']}s")
 
 
@@ -229,6 +259,11 @@ def _summary(report: dict) -> str:
               show_default=True, help="Weight widths to sweep, comma-separated.")
 @click.option("--activation-bits", "activation_bits", type=BitWidths(1, 16), default=None,
               help="Activation widths to sweep too (sim, akida), comma-separated.")
+@click.option("--calib", type=click.Path(path_type=Path), default=None,
+              help="Separate calibration .npz (default: calibrate on --data).")
+@click.option("--calib-split", type=click.FloatRange(0, 1, min_open=True, max_open=True),
+              default=None, help="Calibrate on this fraction of --data (its first samples) and "
+                                 "evaluate on the rest.")
 @click.option("--windows", type=BitWidths(1, TIMESTEPS.max), default=None,
               help="Window lengths (time steps) to sweep, for static data or an ANN.")
 @click.option("-o", "--output", type=click.Path(path_type=Path),
@@ -240,18 +275,20 @@ def _summary(report: dict) -> str:
 @model_options
 @friendly_errors
 def report(model: Path, data: Path, target: str, bits: tuple[int, ...],
-           activation_bits: tuple[int, ...] | None, windows: tuple[int, ...] | None,
+           activation_bits: tuple[int, ...] | None, calib: Path | None,
+           calib_split: float | None, windows: tuple[int, ...] | None,
            output: Path | None, timesteps: int | None, encoding: str, **how) -> None:
     """Sweep weight (and activation) widths and window lengths: accuracy, per-layer SQNR,
     spikes, energy; table + PNG plot. MODEL may be a ReLU ANN (converted first)."""
     from neurodeploy.artifacts import OutputKind, check_output_directory, output_directory, write_json
-    from neurodeploy.pipeline import bit_sweep, merge_sweeps
+    from neurodeploy.pipeline import bit_sweep, merge_sweeps, split_calibration
+    from neurodeploy.report.html import sweep_html
     from neurodeploy.report.sweep import plot_sweep, sweep_markdown
     from neurodeploy.targets.registry import get_target
 
     get_target(target)
     out = output or Path(f"{model.stem}-{target}-report")
-    check_output_directory(out, (model, data))
+    check_output_directory(out, (model, data, calib))
     lengths = list(windows or (timesteps,))
     activations = list(activation_bits or (None,))
     total = len(bits) * len(activations) * len(lengths)
@@ -260,12 +297,17 @@ def report(model: Path, data: Path, target: str, bits: tuple[int, ...],
         for length in lengths:
             network, x, y = network_and_data(model, data, length, encoding, how,
                                               static=windows is not None)
+            calibration, source = _calibration(network, calib, calib_split, length,
+                                               encoding)
+            if calib_split is not None:
+                calibration, x, y, source = split_calibration(x, y, calib_split)
             sweeps.append(bit_sweep(network, x, y, target, list(bits), advance, activations,
-                                    length))
-    sweep = merge_sweeps(sweeps)
+                                    length, calibration, source))
+    sweep = merge_sweeps(sweeps) | {"model": model.name}
     with output_directory(out, (model, data), OutputKind.REPORT) as staging:
         write_json(staging / "sweep.json", sweep)
         (staging / "sweep.md").write_text(sweep_markdown(sweep))
+        (staging / "sweep.html").write_text(sweep_html(sweep, sweep_markdown(sweep)))
         plot_sweep(sweep, staging / "accuracy_vs_bits.png")
     click.echo(sweep_markdown(sweep))
     click.echo(f"wrote {out}/")

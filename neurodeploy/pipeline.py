@@ -16,36 +16,71 @@ from neurodeploy.api import check_input, convert
 from neurodeploy.artifacts import OutputKind, output_directory, write_json
 from neurodeploy.engine.golden import simulate_program
 from neurodeploy.engine.reference import simulate_network
+from neurodeploy.engine.result import SimulationResult
 from neurodeploy.errors import UnsupportedModelError
 from neurodeploy.io.nir_write import write_network
 from neurodeploy.program.calibrate import MAX_SAMPLES
 from neurodeploy.program.graph import Program
 from neurodeploy.program.nir import write_program_nir
 from neurodeploy.program.serialize import save_program
+from neurodeploy.report.agreement import node_agreement, output_agreement
 from neurodeploy.report.build import (
     as_deployed_sees_time,
     build_report,
-    node_agreement,
+    energy_entry,
+    layer_labels,
     node_delays,
 )
+from neurodeploy.report.html import deployment_html
 from neurodeploy.report.markdown import render_markdown
 from neurodeploy.targets.registry import get_target
+
+SAME_DATA = ("the evaluation data: calibration and evaluation overlap, so figures may flatter; "
+             "pass --calib FILE or --calib-split F")
+
+
+def calibration_note(same: bool, note: str | None = None) -> str:
+    """How the calibration data relate to the evaluation data, for the report."""
+    return SAME_DATA if same else note or "separate calibration data"
+
+
+def split_calibration(x: np.ndarray, labels: np.ndarray | None, fraction: float
+                      ) -> tuple[np.ndarray, np.ndarray, np.ndarray | None, str]:
+    """(calibration, evaluation x, evaluation labels, note): the first `fraction` of the samples
+    (axis 1) calibrate, the rest evaluate."""
+    count = int(round(x.shape[1] * fraction))
+    if not 0 < count < x.shape[1]:
+        raise UnsupportedModelError(f"--calib-split {fraction} leaves no samples to calibrate or "
+                                    f"to evaluate of {x.shape[1]}")
+    return (x[:, :count], x[:, count:], None if labels is None else labels[count:],
+            f"the first {count} samples of the data (--calib-split {fraction}); evaluated on "
+            f"the other {x.shape[1] - count}")
 
 
 def evaluate(network: ir.Network, program: Program, x: np.ndarray,
              labels: np.ndarray | None) -> dict:
     """The report of `program` against `network` on `x` (see `neurodeploy.report.build`)."""
+    return assess(network, program, x, labels)[0]
+
+
+def assess(network: ir.Network, program: Program, x: np.ndarray, labels: np.ndarray | None
+           ) -> tuple[dict, SimulationResult]:
+    """The report, and the golden run it came from (outputs and states recorded)."""
     target = get_target(program.target)
-    reference = simulate_network(network, x, record_outputs=True)
-    deployed = simulate_program(program, x, record_outputs=True)
+    reference = simulate_network(network, x, record_states=True, record_outputs=True)
+    deployed = simulate_program(program, x, record_states=True, record_outputs=True)
     placement = target.place(program)
-    return build_report(network, program, reference, deployed, placement,
-                        target.cost(program, deployed, placement), labels)
+    cost = target.cost(program, deployed, placement)
+    report = build_report(network, program, reference, deployed, placement, cost, labels)
+    simulate = getattr(target, "cycle_simulation", None)
+    if simulate is not None:
+        report["cycle_simulation"] = simulate(program, deployed, placement, x, cost).summary()
+    return report, deployed
 
 
 def deploy(network: ir.Network, target: str, out: Path, x: np.ndarray, labels: np.ndarray | None,
            options: dict, inputs: Sequence[Path | None] = (),
-           calibration: np.ndarray | None = None) -> dict:
+           calibration: np.ndarray | None = None, calibration_source: str | None = None) -> dict:
     """Convert (calibrating on `calibration`, or on `x` when None) and evaluate on `x`; write
     OUT/: model.nir, program.{json,npz,nir}, the target's artifacts, mapping.json,
     report.{json,md} and last neurodeploy-manifest.json. OUT is swapped in whole
@@ -54,10 +89,9 @@ def deploy(network: ir.Network, target: str, out: Path, x: np.ndarray, labels: n
     x = check_input(x, network.input_shape)
     calibration = x if calibration is None else check_input(calibration, network.input_shape)
     program = convert(network, target, calibration, **options)
-    report = evaluate(network, program, x, labels)
+    report, deployed = assess(network, program, x, labels)
     report["calibration"] = {"samples": int(min(calibration.shape[1], MAX_SAMPLES)),
-                             "data": "the evaluation data" if calibration is x
-                             else "separate calibration data"}
+                             "data": calibration_note(calibration is x, calibration_source)}
     with output_directory(Path(out), inputs, OutputKind.CONVERT) as staging:
         try:
             write_network(network, staging / "model.nir")
@@ -66,7 +100,9 @@ def deploy(network: ir.Network, target: str, out: Path, x: np.ndarray, labels: n
         _write_program(program, staging)
         write_json(staging / "mapping.json", report["mapping"])
         write_json(staging / "report.json", report)
-        (staging / "report.md").write_text(render_markdown(report))
+        markdown = render_markdown(report)
+        (staging / "report.md").write_text(markdown)
+        (staging / "report.html").write_text(deployment_html(report, deployed, markdown))
     return report
 
 
@@ -87,37 +123,49 @@ def save_deployment(program: Program, out: str | Path, inputs: Sequence[Path | N
 
 def bit_sweep(network: ir.Network, x: np.ndarray, labels: np.ndarray | None, target: str,
               bits: Iterable[int], step: Callable[[], None] = lambda: None,
-              activation_bits: Sequence[int | None] = (None,), window: int | None = None) -> dict:
+              activation_bits: Sequence[int | None] = (None,), window: int | None = None,
+              calibration: np.ndarray | None = None, calibration_source: str | None = None
+              ) -> dict:
     """Convert at each weight width in `bits` (and each activation width, for targets that
-    have one) and measure it against the float reference; rows carry the window length."""
+    have one) and measure it against the float reference; rows carry the window length.
+    Calibrates on `calibration` (default: `x` itself, which the sweep states)."""
     x = check_input(x, network.input_shape)
+    calibration = x if calibration is None else check_input(calibration, network.input_shape)
     chosen = get_target(target)
-    reference = simulate_network(network, x, record_outputs=True)
+    reference = simulate_network(network, x, record_states=True, record_outputs=True)
     float_accuracy = None if labels is None else reference.accuracy(labels)
-    rows = []
+    rows, layer_names = [], {}
     for width in bits:
         for activation in activation_bits:
             options = {"weight_bits": width} | ({} if activation is None
                                                else {"activation_bits": activation})
-            program = convert(network, target, x, **options)
-            deployed = simulate_program(program, x, record_outputs=True)
+            program = convert(network, target, calibration, **options)
+            deployed = simulate_program(program, x, record_states=True,
+                                        record_outputs=True)
             placement = chosen.place(program)
             cost = chosen.cost(program, deployed, placement)
+            layer_names = layer_labels(network, program)
             aligned = as_deployed_sees_time(reference, program)
             lag = program.latency
             output = deployed.output[lag:lag + aligned.output.shape[0]]
+            nodes = node_agreement(aligned, deployed, program, node_delays(program),
+                                   bool(program.input.window))
             rows.append({
                 "weight_bits": width, "activation_bits": activation,
                 "window": window or x.shape[0], "float_accuracy": float_accuracy,
                 "accuracy": None if labels is None else deployed.accuracy(labels),
-                "identical_output_fraction": float(np.mean(output == aligned.output)),
-                "nodes": node_agreement(aligned, deployed, node_delays(program)),
-                "spikes": deployed.total_spikes / x.shape[1],
-                "energy_total_pj": cost.energy.total_pj,
-                "energy_dynamic_pj": cost.energy.dynamic_pj})
+                "output": output_agreement(aligned.output, output, program.output_is_graded),
+                "nodes": {name: entry.as_dict() for name, entry in nodes.items()},
+                "spikes": deployed.spike_count / x.shape[1],
+                "graded_values": deployed.graded_values / x.shape[1],
+                "energy": energy_entry(cost.energy)})
             step()
     return {"target": target, "float_accuracy": float_accuracy,
-            "float_spikes": reference.total_spikes / x.shape[1], "rows": rows}
+            "float_spikes": reference.spike_count / x.shape[1], "labels": layer_names,
+            "calibration": {"samples": int(min(calibration.shape[1], MAX_SAMPLES)),
+                            "data": calibration_note(calibration is x,
+                                                             calibration_source)},
+            "rows": rows}
 
 
 def merge_sweeps(sweeps: Sequence[dict]) -> dict:
@@ -156,4 +204,5 @@ def snn_from_ann(source: Path | object, data_path: Path, timesteps: int | None
     return conversion.network, encode(x, steps, "direct"), y
 
 
-__all__ = ["bit_sweep", "deploy", "evaluate", "is_ann", "merge_sweeps", "snn_from_ann"]
+__all__ = ["assess", "bit_sweep", "calibration_note", "deploy", "evaluate", "is_ann", "merge_sweeps",
+           "snn_from_ann", "split_calibration"]

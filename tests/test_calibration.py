@@ -94,7 +94,7 @@ def test_forced_saturation_is_reported_and_warned(sinabs_cnn, tmp_path):
     assert saturated
     for name in saturated:
         assert f"warning: node {name}: " in result.stderr
-    assert report["calibration"]["data"] == "separate calibration data"
+    assert report["calibration"]["data"].startswith("separate calibration data")
 
 
 def test_sinabs_thresholds_not_one_warn_about_the_dropped_floor(sinabs_cnn):

@@ -84,7 +84,7 @@ def test_lava_runs_the_digits_models_bit_exactly(kind, lava, digits_out, digits_
     result = lava.run(out, program, x)
     assert_same(golden, result)
     assert result.output.shape == (x.shape[0] + 2, SAMPLES, 10)
-    assert result.total_spikes > 0
+    assert result.spike_count > 0
 
 
 def test_lava_runs_a_readout_with_current_decay(lava, tmp_path, digits_test):

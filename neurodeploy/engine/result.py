@@ -40,10 +40,15 @@ class SimulationResult:
     cycles: int | None = None
 
     @property
-    def total_spikes(self) -> float:
-        """Spikes of spiking nodes plus non-zero events of graded ones, over steps and batch."""
-        return float(sum(float(self.events[name].sum()) if name in self.graded
-                         else float(counts.sum()) for name, counts in self.spikes.items()))
+    def spike_count(self) -> float:
+        """Spikes of spiking nodes only (counts of multi-spike ones), over steps and batch."""
+        return float(sum(float(counts.sum()) for name, counts in self.spikes.items()
+                         if name not in self.graded))
+
+    @property
+    def graded_values(self) -> float:
+        """Non-zero outputs of graded nodes (readouts, graded spikes): never spikes."""
+        return float(sum(float(self.events[name].sum()) for name in self.graded))
 
     def predictions(self) -> np.ndarray:
         """Per sample, the argmax over classes of the output summed over time."""
@@ -52,8 +57,20 @@ class SimulationResult:
     def accuracy(self, labels: np.ndarray) -> float:
         return float((self.predictions() == np.asarray(labels)).mean())
 
-    def to_npz_dict(self) -> dict[str, np.ndarray]:
-        """Arrays for `simulate -o Y.npz`: `output`, and `spikes/<node>` per neuron node."""
+    def to_npz_dict(self, neurons: bool = False) -> dict[str, np.ndarray]:
+        """Arrays for `simulate -o Y.npz`: `output`, and `spikes/<node>` per neuron node (sums
+        over neurons); with `neurons`, also `neurons/<node>`, each neuron's recorded output."""
         arrays = {"output": self.output}
         arrays.update({f"spikes/{name}": counts for name, counts in self.spikes.items()})
+        if neurons:
+            arrays.update({f"neurons/{name}": _compact(self.node_outputs[name],
+                                                        name in self.graded)
+                           for name in self.spikes if name in self.node_outputs})
         return arrays
+
+
+def _compact(values: np.ndarray, graded: bool) -> np.ndarray:
+    """Spike counts as int8 where they fit (graded values stay real)."""
+    if graded or np.abs(values).max(initial=0) > 127 or not np.all(values == np.round(values)):
+        return values
+    return values.astype(np.int8)

@@ -7,7 +7,6 @@ only arranges them as plain data (report.json), which `neurodeploy.report.markdo
 from __future__ import annotations
 
 import dataclasses
-import math
 
 import numpy as np
 
@@ -15,13 +14,8 @@ from neurodeploy import ir
 from neurodeploy.engine.result import SimulationResult
 from neurodeploy.ir.graph import latency
 from neurodeploy.program.graph import Program
-from neurodeploy.report.metrics import sqnr_db
-from neurodeploy.targets.base import Cost, Placement
-
-
-def finite(value: float) -> float | str:
-    """A JSON-safe number: infinities as strings."""
-    return value if math.isfinite(value) else ("inf" if value > 0 else "-inf")
+from neurodeploy.report.agreement import node_agreement, output_agreement
+from neurodeploy.targets.base import Cost, Energy, Placement
 
 
 def as_deployed_sees_time(reference: SimulationResult, program: Program) -> SimulationResult:
@@ -40,26 +34,23 @@ def node_delays(program: Program) -> dict[str, int]:
     return {name: latency(program.order, program.edges, name) for name in program.stateful_nodes}
 
 
-def node_agreement(reference: SimulationResult, deployed: SimulationResult,
-                   delays: dict[str, int]) -> dict[str, dict]:
-    """Per neuron node present in both runs: identical outputs and the SQNR of the deployed ones,
-    aligned by the node's delay."""
-    agreement = {}
-    for name, values in deployed.node_outputs.items():
-        if name not in reference.node_outputs or name not in delays:
-            continue
-        expected = reference.node_outputs[name]
-        start = delays[name]
-        got = values[start:start + expected.shape[0]]
-        if got.size != expected.size:  # e.g. a pool folded into the layer on chip
-            agreement[name] = {"identical_fraction": None, "sqnr_db": None,
-                               "not_compared": f"deployed shape {got.shape[2:]} differs from "
-                                               f"the float node's {expected.shape[2:]}"}
-            continue
-        got = got.reshape(expected.shape)
-        agreement[name] = {"identical_fraction": float(np.mean(expected == got)),
-                           "sqnr_db": finite(sqnr_db(expected, got))}
-    return agreement
+def layer_labels(network: ir.Network, program: Program) -> dict[str, str]:
+    """Per neuron node, its NIR / module name with the layer's kind and size, e.g. "fc1 (LIF,
+    64)"; a node the network does not name keeps its program name."""
+    names = {layer.name: layer for layer in network.layers}
+    labels = {}
+    for name in program.stateful_nodes:
+        layer = names.get(name)
+        labels[name] = name if layer is None else (
+            f"{name} ({_kind(layer.node)}, {int(np.prod(network.output_shape_of(name)))})")
+    return labels
+
+
+def energy_entry(energy: Energy) -> dict:
+    """Energy per sample, always all three: dynamic (operations), static (leakage over the
+    latency; 0 where the target models none) and total = dynamic + static."""
+    return {"dynamic_pj": energy.dynamic_pj, "static_pj": energy.static_pj,
+            "total_pj": energy.total_pj}
 
 
 def accuracy_entry(float_accuracy: float, deployed_accuracy: float) -> dict:
@@ -82,14 +73,15 @@ def build_report(network: ir.Network, program: Program, reference: SimulationRes
     delays = node_delays(program)
     lag = program.latency
     output = deployed.output[lag:lag + steps]
-    error = np.abs(output.astype(np.float64) - reference.output)
     timing, energy = cost.timing, cost.energy
     saturation = {name: {"saturated_per_sample": tally.saturated / batch,
                          "fraction_of_updates": tally.saturated / tally.updates
                          if tally.updates else 0.0}
                   for name, tally in deployed.tallies.items()}
-    spikes = {name: float(deployed.events[name].sum() if name in deployed.graded
-                          else deployed.spikes[name].sum()) / batch for name in deployed.spikes}
+    spikes = {name: float(deployed.spikes[name].sum()) / batch for name in deployed.spikes
+              if name not in deployed.graded}
+    graded = {name: float(deployed.events[name].sum()) / batch for name in sorted(deployed.graded)}
+    agreement = node_agreement(reference, deployed, program, delays, bool(program.input.window))
     dense_ann = cost.details.get("dense_ann", {})
     report = {
         "target": program.target,
@@ -100,24 +92,25 @@ def build_report(network: ir.Network, program: Program, reference: SimulationRes
                                 for e in network.inputs_of(layer.name)],
                      "shape": list(network.output_shape_of(layer.name))}
                     for layer in network.layers],
+        "labels": layer_labels(network, program),
         "quantization": {"options": dict(program.options),
                          "input": {"shape": list(program.input.shape),
                                    "scale": program.input.scale, "bits": program.input.bits},
                          "nodes": {name: program.nodes[name].describe() for name in program.order}},
-        "agreement": {"output_identical_fraction": float(np.mean(output == reference.output)),
-                      "output_sqnr_db": finite(sqnr_db(reference.output, output)),
-                      "output_max_abs_error": float(error.max(initial=0.0)),
-                      "final_step_max_abs_error": float(error[-1].max(initial=0.0)),
+        "agreement": {"output": output_agreement(reference.output, output,
+                                                 program.output_is_graded),
                       "output_delay_steps": lag,
-                      "nodes": node_agreement(reference, deployed, delays)},
+                      "nodes": {name: entry.as_dict() for name, entry in agreement.items()}},
         "saturation": saturation,
         "spikes": {"total": float(sum(spikes.values())), "per_node": spikes,
-                   "graded_nodes": sorted(deployed.graded)},
+                   "graded_nodes": sorted(deployed.graded),
+                   "graded_values_per_node": graded,
+                   "note": "binary or multi-spike counts only; graded outputs (readout membranes, "
+                           "graded spikes) are counted apart as non-zero values"},
         "synops": {"total": float(sum(cost.synops.values())),
                    "dense": float(sum(cost.synops_dense.values())),
                    "per_node": dict(cost.synops)},
-        "energy": {"total_pj": energy.total_pj, "dynamic_pj": energy.dynamic_pj,
-                   "static_pj": energy.static_pj, "per_node_pj": dict(energy.per_node_pj),
+        "energy": {**energy_entry(energy), "per_node_pj": dict(energy.per_node_pj),
                    "sources": dict(energy.sources), "note": energy.note,
                    "dense_ann_pj": dense_ann.get("energy_pj"),
                    "dense_ann_macs": dense_ann.get("macs"),

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from neurodeploy.report.timing import timing_markdown
+
 
 def _row(*cells: object) -> str:
     return "| " + " | ".join(str(c) for c in cells) + " |"
@@ -48,6 +50,29 @@ def _placement(mapping: dict) -> list[str]:
     return lines
 
 
+def _fraction(value: float | None) -> str:
+    return "n/a" if value is None else f"{100 * value:.1f} %"
+
+
+def energy_cell(energy: dict) -> str:
+    """Energy per sample, labelled: dynamic / static / total."""
+    return (f"{energy['dynamic_pj'] / 1e6:.3f} / {energy['static_pj'] / 1e6:.3f} / "
+            f"{energy['total_pj'] / 1e6:.3f} uJ")
+
+
+def output_sentence(output: dict) -> str:
+    """How the deployed output agrees with float: spike agreement, or SQNR when graded."""
+    if output["graded"]:
+        return (f"Output (graded) SQNR {_num(output['sqnr_db'])} dB against float, largest "
+                f"error {output['max_abs_error']:.4g}.")
+    spikes = output["spikes"]
+    kept = "n/a" if spikes["active_kept"] is None else f"{100 * spikes['active_kept']:.1f} %"
+    return (f"Output spike agreement with float: rate {100 * spikes['rate']:.1f} %, timing "
+            f"{100 * spikes['timing']:.1f} %; {kept} of the output neurons firing in float "
+            f"fire deployed ({100 * spikes['active_fraction_float']:.1f} % of neurons x "
+            f"samples fire in float, {100 * spikes['active_fraction_deployed']:.1f} % deployed).")
+
+
 def accuracy_line(accuracy: dict, deployed_name: str = "deployed") -> list[str]:
     """The bold accuracy sentence of a report (and a blank line)."""
     return [f"**Accuracy**: float {100 * accuracy['float']:.2f} %, {deployed_name} "
@@ -79,17 +104,18 @@ def render_markdown(report: dict) -> str:
     if "accuracy" in report:
         lines += accuracy_line(report["accuracy"])
     agreement = report["agreement"]
-    lines += [f"Output identical to float in {100 * agreement['output_identical_fraction']:.2f} % "
-              f"of values (SQNR {_num(agreement['output_sqnr_db'])} dB, largest error "
-              f"{agreement['output_max_abs_error']:.4g}).", ""]
+    lines += [output_sentence(agreement["output"]), ""]
+    if "calibration" in report:
+        lines += [f"Calibration: {report['calibration']['data']} "
+                  f"({report['calibration']['samples']} samples used).", ""]
     energy = report["energy"]
     lines += ["## Per sample", "", _row("quantity", "value"), _row("---", "---"),
-              _row("spikes (graded nodes: non-zero values)", _num(report["spikes"]["total"])),
+              _row("spikes (spiking nodes only)", _num(report["spikes"]["total"])),
+              _row("non-zero graded values (readouts, graded spikes)",
+                   _num(sum(report["spikes"].get("graded_values_per_node", {}).values()))),
               _row("synaptic operations (effective)", _num(report["synops"]["total"], 0)),
               _row("synaptic operations (dense)", _num(report["synops"]["dense"], 0)),
-              _row("energy, total", f"{energy['total_pj'] / 1e6:.3f} uJ"),
-              _row("energy, dynamic / static", f"{energy['dynamic_pj'] / 1e6:.3f} / "
-                                               f"{energy['static_pj'] / 1e6:.3f} uJ")]
+              _row("energy, dynamic / static / total", energy_cell(energy))]
     if energy.get("dense_ann_pj") is not None:
         lines.append(_row(energy.get("ann_description") or "same network as a dense int8 ANN",
                           f"{energy['dense_ann_pj'] / 1e6:.3f} uJ (deployed / dense = "
@@ -102,21 +128,33 @@ def render_markdown(report: dict) -> str:
     nodes = report["quantization"]["nodes"]
     placed = {n["node"]: len(n["cores"]) for n in mapping["nodes"]}
     lines += ["## Neuron nodes", "",
-              _row("node", "kind", "spikes", "synops", "energy (nJ)", "identical", "SQNR (dB)",
-                   "saturated", mapping["unit"] + "s"), _row(*["---"] * 9)]
-    for name, spikes in report["spikes"]["per_node"].items():
-        agreement_node = agreement["nodes"].get(name, {})
+              "Spike agreement 2 sum min(a, b) / (sum a + sum b): rate over the window per "
+              "neuron, timing per step; active / silent kept: neurons firing / silent in float "
+              "that still fire / stay silent. SQNR only on graded values and membranes.", "",
+              _row("node", "kind", "spikes", "graded values", "synops", "energy (nJ)",
+                   "rate agr.", "timing agr.", "active kept", "silent kept", "SQNR (dB)",
+                   "membrane SQNR (dB)", "saturated", mapping["unit"] + "s"),
+              _row(*["---"] * 14)]
+    graded_values = report["spikes"].get("graded_values_per_node", {})
+    for name in report["quantization"]["nodes"]:
+        if name not in report["spikes"]["per_node"] and name not in graded_values:
+            continue
+        entry = agreement["nodes"].get(name, {})
+        spikes = entry.get("spikes") or {}
         saturated = report["saturation"].get(name, {}).get("fraction_of_updates")
-        identical = agreement_node.get("identical_fraction")
         lines.append(_row(
-            name, nodes[name]["kind"], _num(spikes), _num(report["synops"]["per_node"].get(name), 0),
+            report.get("labels", {}).get(name, name), nodes[name]["kind"],
+            _num(report["spikes"]["per_node"].get(name)), _num(graded_values.get(name)),
+            _num(report["synops"]["per_node"].get(name), 0),
             _num(energy["per_node_pj"].get(name, 0.0) / 1e3, 2),
-            "n/a" if identical is None else f"{100 * identical:.2f} %",
-            _num(agreement_node.get("sqnr_db")),
+            *(_fraction(spikes.get(k)) for k in ("rate", "timing", "active_kept", "silent_kept")),
+            _num(entry.get("sqnr_db")), _num(entry.get("membrane_sqnr_db")),
             "n/a" if saturated is None else f"{100 * saturated:.3f} %", placed.get(name, 0)))
     if report.get("approximations"):
         lines += ["", "## Approximations", ""] + [f"- {note}" for note in report["approximations"]]
     lines += _placement(mapping)
+    if "cycle_simulation" in report:
+        lines += timing_markdown(report["cycle_simulation"])
     details = report.get("details", {})
     scalars = {k: v for k, v in details.items() if isinstance(v, int | float | str)}
     if scalars:

@@ -35,6 +35,10 @@ class LoihiSpec:
     barrier_ns_one_tile: float = 113.0
     barrier_ns_32_tiles: float = 465.0
     static_power_w_per_chip: float = 0.104
+    mesh_tile_columns: int = 8  # assumption: 32 tiles as an 8 x 4 mesh
+    tile_hop_ew_ns: float = 4.1
+    tile_hop_ns_ns: float = 6.5
+    ns_per_packet: float = 2.1  # assumption: one spike per within-tile spike latency per link
 
     def barrier_ns(self, tiles: int) -> float:
         """Barrier synchronisation time, interpolated linearly between 1 and 32 tiles."""
@@ -43,6 +47,15 @@ class LoihiSpec:
             return self.barrier_ns_32_tiles
         step = (self.barrier_ns_32_tiles - self.barrier_ns_one_tile) / 31
         return self.barrier_ns_one_tile + step * (tiles - 1)
+
+    @property
+    def timing_sources(self) -> dict[str, str]:
+        """Where each figure of the cycle-level model comes from."""
+        return {"synop_ns": DAVIES, "neuron_update_ns": DAVIES, "barrier": DAVIES,
+                "tile_hop_ns": DAVIES + " (E-W 4.1 ns, N-S 6.5 ns per tile hop)",
+                "mesh_tile_columns": "assumption: 32 tiles of 4 cores as an 8 x 4 mesh",
+                "ns_per_packet": "assumption: a link carries one spike per 2.1 ns, the "
+                                 "within-tile spike latency of " + DAVIES}
 
     @property
     def sources(self) -> dict[str, str]:

@@ -18,8 +18,11 @@ import math
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import numpy as np
+
 from neurodeploy import ir
 from neurodeploy.cost.activity import dense_ann_macs, measure_activity, memory_bytes
+from neurodeploy.cost.cycle_sim import TimingProfile
 from neurodeploy.cost.energy import OperationEnergy
 from neurodeploy.engine.result import SimulationResult
 from neurodeploy.program.calibrate import Calibration
@@ -35,6 +38,7 @@ from neurodeploy.targets.base import (
     Timing,
     Usage,
 )
+from neurodeploy.targets.loihi.cycles import time_profile
 from neurodeploy.targets.loihi.lava import LavaExecutor
 from neurodeploy.targets.loihi.lower import lower_to_loihi, unsupported_parts
 from neurodeploy.targets.loihi.netx import read_netx, write_netx
@@ -174,6 +178,12 @@ class LoihiTarget:
 
     def cost(self, program: Program, result: SimulationResult, placement: Placement) -> Cost:
         return cost(program, result, placement, self.spec)
+
+    def cycle_simulation(self, program: Program, result: SimulationResult, placement: Placement,
+                         x: np.ndarray, cost: Cost, progress=lambda: None) -> TimingProfile:
+        """The golden run `result` (recorded outputs and states) in time on the chip, in ns."""
+        return time_profile(program, result, x, placement, self.spec, cost.timing.step_ns,
+                            progress=progress)
 
     def emit(self, program: Program, directory: Path) -> list[str]:
         write_netx(program, directory / "model.net")

@@ -22,4 +22,19 @@ class CoreArraySpec:
     cycles_per_neuron_update: int = 4
     barrier_cycles: int = 64
     clock_hz: float = 200e6
+    mesh_columns: int = 16
+    hop_cycles: int = 2
+    cycles_per_packet: int = 1
     energy: OperationEnergy = field(default_factory=OperationEnergy)
+
+    @property
+    def timing_sources(self) -> dict[str, str]:
+        """Where each figure of the cycle model comes from."""
+        assumed = "assumption of this generic target"
+        return {"cycles_per_synop": f"{assumed} (one weight read and add per cycle)",
+                "cycles_per_neuron_update": f"{assumed} (read state, decay, add, write)",
+                "barrier_cycles": f"{assumed} (a tree barrier over 128 cores)",
+                "mesh_columns": f"{assumed}: a 16 x 8 mesh, one router per core",
+                "hop_cycles": f"{assumed}: a two-stage router (route, traverse) per hop",
+                "cycles_per_packet": f"{assumed}: one single-flit packet per link per cycle",
+                "clock_hz": assumed}

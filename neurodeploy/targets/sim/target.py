@@ -6,7 +6,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import numpy as np
+
 from neurodeploy import ir
+from neurodeploy.cost.cycle_sim import TimingProfile
 from neurodeploy.engine.result import SimulationResult
 from neurodeploy.program.calibrate import Calibration
 from neurodeploy.program.graph import Program
@@ -14,6 +17,7 @@ from neurodeploy.program.quantize import QuantSpec, quantize
 from neurodeploy.program.serialize import load_program
 from neurodeploy.targets.base import Cost, Placement, ResourceLimitError
 from neurodeploy.targets.sim import cost, mapping
+from neurodeploy.targets.sim.cycles import cycle_profile
 from neurodeploy.targets.sim.spec import CoreArraySpec
 
 
@@ -60,6 +64,12 @@ class SimTarget:
         options = program.options
         return cost.cost(program, result, placement, self.spec, int(options["weight_bits"]),
                          int(options["activation_bits"]), int(options["state_bits"]))
+
+    def cycle_simulation(self, program: Program, result: SimulationResult, placement: Placement,
+                         x: np.ndarray, cost: Cost, progress=lambda: None) -> TimingProfile:
+        """The golden run `result` (recorded outputs) on the core array, cycle by cycle."""
+        return cycle_profile(program, result, x, placement, self.spec,
+                             cost.timing.cycles_per_step, progress=progress)
 
     def emit(self, program: Program, directory: Path) -> list[str]:
         return []
