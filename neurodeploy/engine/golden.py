@@ -20,12 +20,13 @@ import math
 
 import numpy as np
 
+from neurodeploy.engine.fused import compiled_kind, run_neuron
 from neurodeploy.engine.result import SimulationResult
 from neurodeploy.errors import UnsupportedModelError
 from neurodeploy.ir.graph import INPUT
 from neurodeploy.program.graph import Program
 from neurodeploy.program.node import ProgramNode, SynapseCount, Tally
-from neurodeploy.program.synapses import Dense, exact_float
+from neurodeploy.program.synapses import Dense, Requantize, exact_float
 
 EXACT_LIMIT = 1 << 60
 
@@ -55,7 +56,10 @@ class _Run:
         self.states: dict[str, dict[str, np.ndarray]] = {}
         self.synapses: dict[str, SynapseCount] = {}
         self.tallies: dict[str, Tally] = {}
+        self.counts: dict[str, tuple[np.ndarray, np.ndarray]] = {}
         self._rest: dict[str, np.ndarray] = {}
+        self.fused = {} if record_states or record_outputs else fusable(program)
+
 
     def rest(self, name: str) -> np.ndarray:
         """The node's output before the first step, `(1, 1, *shape)` (see the module docstring)."""
@@ -90,6 +94,11 @@ class _Run:
 
     def run_whole(self, name: str) -> None:
         node = self.program.nodes[name]
+        if name in self.fused.values():
+            return  # applied inside the compiled kernel of the neuron it feeds
+        if node.stateful and compiled_kind(node) and not self.record_states:
+            self.values[name] = self._run_compiled(name, node)
+            return
         inp = self.gather(name)
         bound = self.program.input_bound(name)
         if node.weighted:
@@ -100,6 +109,15 @@ class _Run:
             self.values[name] = node.apply_events(inp)
         else:
             self.values[name] = node.apply(inp, bound)
+
+    def _run_compiled(self, name: str, node: ProgramNode) -> np.ndarray:
+        requantize = self.program.nodes[self.fused[name]] if name in self.fused else None
+        inp = self.gather(self.fused.get(name, name))
+        run = run_neuron(node, inp, requantize, None, _output_dtype(self.program.bounds[name]))
+        self.tallies[name] = Tally(updates=run.output[0].size * inp.shape[0],
+                                   saturated=run.saturated)
+        self.counts[name] = (run.events, run.sums)
+        return run.output
 
     def _step_through(self, name: str, node: ProgramNode, inp: np.ndarray) -> np.ndarray:
         tally = Tally()
@@ -172,6 +190,22 @@ class _Run:
         return total
 
 
+def fusable(program: Program) -> dict[str, str]:
+    """Neuron -> the Requantize that is its only input and feeds nothing else (applied inside
+    the neuron's compiled kernel rather than as a pass of its own)."""
+    fused = {}
+    for name in program.order:
+        edges = program.inputs_of(name)
+        if not compiled_kind(program.nodes[name]) or len(edges) != 1 or edges[0].delay:
+            continue
+        source = edges[0].source
+        if (source != INPUT and isinstance(program.nodes[source], Requantize)
+                and source != program.output
+                and [e.target for e in program.edges if e.source == source] == [name]):
+            fused[name] = source
+    return fused
+
+
 def require_exact(program: Program) -> None:
     """Refuse a Program whose node inputs can reach 2^60: the kernels are exact below 2^61, and
     int64 sums of inputs below 2^60 cannot overflow."""
@@ -203,13 +237,19 @@ def simulate_program(program: Program, x: np.ndarray, record_states: bool = Fals
     events, spikes, graded, outputs = {}, {}, set(), {}
     for name in program.order:
         node = program.nodes[name]
+        if not node.stateful and name not in run.values:
+            continue  # fused into its neuron
         value = run.values[name]
         if record_outputs:
             outputs[name] = value.astype(np.float64) * node.output_scale
         if not node.stateful:
             continue
         flat = value.reshape(*value.shape[:2], -1)
-        events[name] = (flat != 0).sum(axis=2)
+        if name in run.counts and not node.graded:
+            events[name] = run.counts[name][0]
+            spikes[name] = run.counts[name][1].astype(np.float64)
+            continue
+        events[name] = run.counts[name][0] if name in run.counts else (flat != 0).sum(axis=2)
         if node.graded:
             graded.add(name)
             spikes[name] = (flat.astype(np.float64) * np.reshape(node.output_scale, -1)).sum(axis=2)

@@ -77,15 +77,26 @@ class Dense(ProgramNode):
             raise ValueError(f"array 'weight' takes {self.weight.shape[1]} inputs, the node "
                              f"receives {input_shape}")
 
+    @cached_property
+    def _float32_weight(self) -> np.ndarray:
+        return np.ascontiguousarray(self.weight.T.astype(np.float32))
+
     def apply(self, x: np.ndarray, bound: float) -> np.ndarray:
+        """float32 BLAS where exact (sum < 2^24), else int8 GEMM (int32 sum), float64, int64.
+
+        float32 comes first: every CPU BLAS has a fast SGEMM, while torch's int8 GEMM is fast
+        only with VNNI (about 20x slower than SGEMM on an AVX2 AMD EPYC)."""
         weight = self.weight
         total = self.output_bound(bound)
+        dtype = exact_float(total)
+        if dtype is np.float32:  # as one 2-D product: numpy's stacked 3-D matmul is ~5x slower
+            rows = x.reshape(-1, x.shape[-1]).astype(np.float32, copy=False)
+            return (rows @ self._float32_weight).reshape(*x.shape[:-1], weight.shape[0])
         if (weight.dtype == np.int8 and total < (1 << 31) and hasattr(torch, "_int_mm")
                 and _fits_int8(x, bound)):
             rows = np.ascontiguousarray(x.reshape(-1, x.shape[-1])).astype(np.int8, copy=False)
             result = torch._int_mm(torch.from_numpy(rows), torch.from_numpy(weight).T).numpy()
             return result.reshape(*x.shape[:-1], weight.shape[0])
-        dtype = exact_float(total)
         if dtype is None:
             return np.einsum("oi,...i->...o", weight.astype(np.int64), x.astype(np.int64))
         return x.astype(dtype, copy=False) @ weight.T.astype(dtype)
