@@ -7,10 +7,13 @@ several parallel jobs per sample), state widths 2..32, accumulators of every dty
 passes, shifts both ways, biases past int32, thresholds and starting states at the format's edges.
 A hypothesis test shrinks a failure; a bulk test runs CASES edge-heavy neurons per kind and mode
 in one call each and asserts 0 mismatching neurons. The engine test compares whole networks run
-with and without the compiled path.
+with and without the compiled path. The compiled input quantization and event-driven
+accumulation are compared with `InputFormat.quantize` and `Dense.apply` / `Dense.apply_events`.
 """
 
 from __future__ import annotations
+
+from types import SimpleNamespace
 
 import numpy as np
 import pytest
@@ -20,12 +23,14 @@ from hypothesis import strategies as st
 from int_cases import edge_integers
 
 import neurodeploy as nd
+from neurodeploy.engine.events import dense_events
 from neurodeploy.engine.fused import run_neuron
-from neurodeploy.engine.golden import simulate_program
+from neurodeploy.engine.golden import quantize_input, simulate_program
 from neurodeploy.program.formats import Format
+from neurodeploy.program.graph import InputFormat
 from neurodeploy.program.neurons import IAF, LI, LIF, CubaLIF
 from neurodeploy.program.node import Tally
-from neurodeploy.program.synapses import Requantize
+from neurodeploy.program.synapses import Dense, Requantize
 
 CASES = 100_000
 KINDS = ("iaf", "lif", "cubalif", "li")
@@ -137,3 +142,41 @@ def test_engine_compiled_path_equals_stepping_path(kind, digits_test):
         assert np.array_equal(fast.events[name], slow.events[name])
         assert np.array_equal(fast.spikes[name], slow.spikes[name])
         assert fast.tallies[name] == slow.tallies[name]
+
+
+@settings(max_examples=200, deadline=None)
+@given(seed=st.integers(0, 2**32 - 1), bits=st.integers(2, 24), window=st.booleans(),
+       half_even=st.booleans(), exponent=st.integers(-12, 6), size=st.integers(1, 3000))
+def test_compiled_input_quantization_equals_reference(seed, bits, window, half_even, exponent,
+                                                      size):
+    """quantize_input == InputFormat.quantize (values, dtype, saturation counts), with ties."""
+    rng = np.random.default_rng(seed)
+    scale = 2.0 ** exponent if window else float(rng.uniform(0.01, 3.0))
+    fmt = InputFormat((size,), scale, bits, window, "half even" if half_even else "half up")
+    x = (rng.standard_normal((3, 2, size)) * scale * (1 << bits)).astype(np.float32)
+    ties = x.reshape(-1)[::3]  # a view: exact ties k + 1/2 (and some beyond the format)
+    ties[:] = (rng.integers(-(1 << bits), 1 << bits, ties.size) + 0.5) * scale
+    program = SimpleNamespace(input=fmt)
+    want_tally, got_tally = Tally(), Tally()
+    want = fmt.quantize(x, want_tally)
+    got = quantize_input(program, x, got_tally)
+    assert got.dtype == want.dtype and np.array_equal(got, want) and got_tally == want_tally
+
+
+@settings(max_examples=200, deadline=None)
+@given(seed=st.integers(0, 2**32 - 1), rows=st.integers(1, 40), inputs=st.integers(1, 300),
+       outputs=st.integers(1, 70), weight_bits=st.sampled_from([2, 8, 16]),
+       density=st.floats(0, 1), graded=st.booleans())
+def test_compiled_event_accumulation_equals_dense_and_reference(seed, rows, inputs, outputs,
+                                                               weight_bits, density, graded):
+    """dense_events == Dense.apply == Dense.apply_events, int32 and int64 accumulators."""
+    rng = np.random.default_rng(seed)
+    top = (1 << (weight_bits - 1)) - 1
+    weight = edge_integers(rng, -top, top, outputs * inputs).reshape(outputs, inputs)
+    node = Dense(weight.astype(np.int8 if weight_bits <= 8 else np.int16))
+    bound = float(1 << 20) if graded else 1.0
+    x = rng.integers(-int(bound), int(bound) + 1, (rows, 1, inputs))
+    x = (x * (rng.random(x.shape) < density)).astype(np.float64 if graded else np.int8)
+    got = dense_events(node, x, bound)
+    assert np.array_equal(got, node.apply(x, bound))
+    assert np.array_equal(got, node.apply_events(x))

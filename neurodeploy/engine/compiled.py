@@ -183,3 +183,23 @@ def li_run(acc, shift, bias, alpha, lo, hi, v, out, events, sums, saturated, blo
                     count += 1
             events[t, b, block], sums[t, b, block] = count, 0
         saturated[job] = clipped
+
+
+@njit(parallel=True, cache=True)
+def quantize_run(x, scale, half_even, limit, out, saturated):
+    """InputFormat.quantize on a flat array: q = floor(x / scale + 1/2) (rint(x / scale) with
+    `half_even`), in float64 as the reference forms it; clipped to [-limit, limit - 1] (counted
+    per job into `saturated`); written as float32 (exact: |q| <= 2^23)."""
+    jobs = saturated.size
+    size = (x.size + jobs - 1) // jobs
+    for job in prange(jobs):
+        clipped = 0
+        for k in range(job * size, min(x.size, (job + 1) * size)):
+            scaled = np.float64(x[k]) / scale
+            value = np.rint(scaled) if half_even else np.floor(scaled + 0.5)
+            if value > limit - 1:
+                value, clipped = limit - 1.0, clipped + 1
+            elif value < -limit:
+                value, clipped = -limit * 1.0, clipped + 1
+            out[k] = value
+        saturated[job] = clipped

@@ -18,13 +18,17 @@ from __future__ import annotations
 
 import math
 
+import numba
 import numpy as np
 
+from neurodeploy.engine import compiled
+from neurodeploy.engine.events import EVENT_ACTIVITY, activity, dense_events
 from neurodeploy.engine.fused import compiled_kind, run_neuron
 from neurodeploy.engine.result import SimulationResult
 from neurodeploy.errors import UnsupportedModelError
 from neurodeploy.ir.graph import INPUT
-from neurodeploy.program.graph import Program
+from neurodeploy.program.formats import Rounding
+from neurodeploy.program.graph import Program, window_frame
 from neurodeploy.program.node import ProgramNode, SynapseCount, Tally
 from neurodeploy.program.synapses import Dense, Requantize, exact_float
 
@@ -48,9 +52,10 @@ class _Run:
     """The state of one simulation: values of finished nodes, and what was counted."""
 
     def __init__(self, program: Program, record_states: bool, record_outputs: bool,
-                 event_driven: bool) -> None:
+                 event_driven: bool | None, counts: bool = True) -> None:
         self.program = program
         self.record_states, self.record_outputs = record_states, record_outputs
+        self.count = counts
         self.event_driven = event_driven
         self.values: dict[str, np.ndarray] = {}
         self.states: dict[str, dict[str, np.ndarray]] = {}
@@ -101,14 +106,20 @@ class _Run:
             return
         inp = self.gather(name)
         bound = self.program.input_bound(name)
-        if node.weighted:
+        if node.weighted and self.count:
             self.synapses[name] = node.synapse_count(inp, bound)
         if node.stateful:
             self.values[name] = self._step_through(name, node, inp)
-        elif self.event_driven and isinstance(node, Dense):
-            self.values[name] = node.apply_events(inp)
+        elif isinstance(node, Dense) and self._events(inp):
+            self.values[name] = dense_events(node, inp, bound)
         else:
             self.values[name] = node.apply(inp, bound)
+
+    def _events(self, inp: np.ndarray) -> bool:
+        """Event-driven when asked, or (event_driven None) when the input is sparse enough."""
+        if self.event_driven is None:
+            return activity(inp) <= EVENT_ACTIVITY
+        return self.event_driven
 
     def _run_compiled(self, name: str, node: ProgramNode) -> np.ndarray:
         requantize = self.program.nodes[self.fused[name]] if name in self.fused else None
@@ -162,7 +173,7 @@ class _Run:
         for name in names:
             node = program.nodes[name]
             self.values[name] = np.stack(produced[name])
-            if node.weighted:
+            if node.weighted and self.count:
                 self.synapses[name] = node.synapse_count(np.stack(seen_inputs[name]),
                                                          program.input_bound(name))
             if node.stateful:
@@ -206,6 +217,21 @@ def fusable(program: Program) -> dict[str, str]:
     return fused
 
 
+def quantize_input(program: Program, x: np.ndarray, tally: Tally) -> np.ndarray:
+    """`program.input.quantize(x, tally)`, compiled: the same float64 rounding, in parallel."""
+    fmt = program.input
+    if fmt.window:
+        x = window_frame(x)[None]
+    flat = np.ascontiguousarray(x).reshape(-1)
+    out = np.empty(flat.size, np.float32)
+    saturated = np.zeros(4 * numba.get_num_threads(), np.int64)
+    compiled.quantize_run(flat, float(fmt.scale), fmt.rounding is Rounding.HALF_EVEN,
+                          float(1 << (fmt.bits - 1)), out, saturated)
+    tally.updates += flat.size
+    tally.saturated += int(saturated.sum())
+    return out.reshape(x.shape)
+
+
 def require_exact(program: Program) -> None:
     """Refuse a Program whose node inputs can reach 2^60: the kernels are exact below 2^61, and
     int64 sums of inputs below 2^60 cannot overflow."""
@@ -218,16 +244,20 @@ def require_exact(program: Program) -> None:
 
 
 def simulate_program(program: Program, x: np.ndarray, record_states: bool = False,
-                     record_outputs: bool = False, event_driven: bool = False
-                     ) -> SimulationResult:
-    """Run `program` on real-valued time-major input `x` `(T, B, *input_shape)`."""
+                     record_outputs: bool = False, event_driven: bool | None = None,
+                     counts: bool = True) -> SimulationResult:
+    """Run `program` on real-valued time-major input `x` `(T, B, *input_shape)`.
+
+    `event_driven`: accumulate only the non-zero inputs of Dense nodes (True), never (False), or
+    per node where the measured activity is below `EVENT_ACTIVITY` (None); same results.
+    `counts=False` skips the synaptic-operation counts (`result.synapses` stays empty)."""
     require_exact(program)
     lag = program.latency
     if lag:
         x = np.concatenate([x, np.zeros((lag, *x.shape[1:]), dtype=x.dtype)])
-    run = _Run(program, record_states, record_outputs, event_driven)
+    run = _Run(program, record_states, record_outputs, event_driven, counts)
     run.tallies[INPUT] = Tally()  # inputs beyond the input format saturate too
-    run.values[INPUT] = program.input.quantize(x, run.tallies[INPUT])
+    run.values[INPUT] = quantize_input(program, x, run.tallies[INPUT])
     steps = x.shape[0]
     for group in program.schedule:
         if group.stepwise:
