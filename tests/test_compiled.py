@@ -23,6 +23,7 @@ from hypothesis import strategies as st
 from int_cases import edge_integers
 
 import neurodeploy as nd
+from neurodeploy.engine import compiled
 from neurodeploy.engine.events import dense_events
 from neurodeploy.engine.fused import run_neuron
 from neurodeploy.engine.golden import quantize_input, simulate_program
@@ -33,6 +34,15 @@ from neurodeploy.program.node import Tally
 from neurodeploy.program.synapses import Dense, Requantize
 
 CASES = 100_000
+
+
+@pytest.fixture(scope="module", autouse=True)
+def parallel_always():
+    """Every kernel call here runs on the thread pool, split in (sample, neuron block) jobs, as
+    large runs do (small ones run serially: `compiled.PARALLEL_WORK`)."""
+    previous, compiled.PARALLEL_WORK = compiled.PARALLEL_WORK, 0
+    yield
+    compiled.PARALLEL_WORK = previous
 KINDS = ("iaf", "lif", "cubalif", "li")
 ACC_DTYPES = (np.float32, np.float64, np.int8, np.int32, np.int64)
 

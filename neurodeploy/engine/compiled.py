@@ -19,10 +19,31 @@ Tests: `tests/test_compiled.py` compares every kernel with the reference kernels
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import numba
 import numpy as np
 from numba import njit, prange
 
 Q12_HALF = 1 << 11  # mul_frac rounding term for DECAY_BITS = 12
+#: work (values x steps) below which a kernel runs on the calling thread alone: waking the
+#: thread pool costs 20 us on a quiet machine and 10-25 ms on a loaded one (streaming steps)
+PARALLEL_WORK = 1 << 16
+
+
+@contextmanager
+def threads_for(work: int) -> Iterator[None]:
+    """Run the enclosed kernel calls serially when `work` is too small to pay for threads."""
+    if work >= PARALLEL_WORK:
+        yield
+        return
+    previous = numba.get_num_threads()
+    numba.set_num_threads(1)
+    try:
+        yield
+    finally:
+        numba.set_num_threads(previous)
 
 
 @njit(inline="always")

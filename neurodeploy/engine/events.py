@@ -16,6 +16,7 @@ import weakref
 import numpy as np
 from numba import njit, prange
 
+from neurodeploy.engine.compiled import threads_for
 from neurodeploy.program.synapses import Dense
 
 #: largest fraction of non-zero inputs at which the event path is chosen automatically
@@ -47,7 +48,8 @@ def dense_events(node: Dense, x: np.ndarray, bound: float) -> np.ndarray:
     if rows.dtype == np.bool_:
         rows = rows.view(np.int8)
     out = np.zeros((rows.shape[0], node.weight.shape[0]), dtype)
-    _accumulate(rows, _COLUMNS[node], out)
+    with threads_for(rows.size):
+        _accumulate(rows, _COLUMNS[node], out)
     return out.reshape(*x.shape[:-1], node.weight.shape[0])
 
 

@@ -82,27 +82,28 @@ def run_neuron(node: ProgramNode, acc: np.ndarray, requantize: Requantize | None
     states = [np.zeros((batch, size), np.int64) for _ in node.state_names] if state is None else [
         np.array(np.broadcast_to(s, (batch, *shape)), np.int64).reshape(batch, size)
         for s in state]
-    blocks = _blocks(batch, size)
-    out = np.empty((steps, batch, size), out_dtype)
-    events = np.zeros((steps, batch, blocks), np.int64)
-    sums = np.zeros((steps, batch, blocks), np.int64)
-    saturated = np.zeros(batch * blocks, np.int64)
-    lo, hi = node.state.lo, node.state.hi
-    constants = _constants(node, size)
-    tail = (out, events, sums, saturated, blocks)
-    if kind == "iaf":
-        compiled.iaf_run(flat, shift, bias, constants["threshold"], constants["min_v"],
-                         node.min_v is not None, lo, hi, node.spike is Spikes.MULTI,
-                         node.reset is Reset.SUBTRACT, node.strict, states[0], *tail)
-    elif kind == "lif":
-        compiled.lif_run(flat, shift, bias, constants["beta"], constants["threshold"], lo, hi,
-                         node.reset is Reset.SUBTRACT, node.reset_delay, states[0], *tail)
-    elif kind == "cubalif":
-        compiled.cuba_lif_run(flat, shift, bias, constants["alpha"], constants["beta"],
-                              constants["threshold"], lo, hi, node.reset is Reset.SUBTRACT,
-                              node.reset_delay, states[0], states[1], *tail)
-    else:
-        compiled.li_run(flat, shift, bias, constants["alpha"], lo, hi, states[0], *tail)
+    with compiled.threads_for(steps * batch * size):
+        blocks = _blocks(batch, size)
+        out = np.empty((steps, batch, size), out_dtype)
+        events = np.zeros((steps, batch, blocks), np.int64)
+        sums = np.zeros((steps, batch, blocks), np.int64)
+        saturated = np.zeros(batch * blocks, np.int64)
+        lo, hi = node.state.lo, node.state.hi
+        constants = _constants(node, size)
+        tail = (out, events, sums, saturated, blocks)
+        if kind == "iaf":
+            compiled.iaf_run(flat, shift, bias, constants["threshold"], constants["min_v"],
+                             node.min_v is not None, lo, hi, node.spike is Spikes.MULTI,
+                             node.reset is Reset.SUBTRACT, node.strict, states[0], *tail)
+        elif kind == "lif":
+            compiled.lif_run(flat, shift, bias, constants["beta"], constants["threshold"], lo, hi,
+                             node.reset is Reset.SUBTRACT, node.reset_delay, states[0], *tail)
+        elif kind == "cubalif":
+            compiled.cuba_lif_run(flat, shift, bias, constants["alpha"], constants["beta"],
+                                  constants["threshold"], lo, hi, node.reset is Reset.SUBTRACT,
+                                  node.reset_delay, states[0], states[1], *tail)
+        else:
+            compiled.li_run(flat, shift, bias, constants["alpha"], lo, hi, states[0], *tail)
     return NeuronRun(out.reshape(steps, batch, *shape),
                      tuple(s.reshape(batch, *shape) for s in states),
                      events.sum(axis=2), sums.sum(axis=2), int(saturated.sum()))
