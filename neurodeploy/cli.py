@@ -290,13 +290,17 @@ def _summary(report: dict) -> str:
               help="Steps to encode static data into (default 20; 32 for an ANN).")
 @click.option("--encoding", type=click.Choice(ENCODINGS), default="rate", show_default=True,
               help="Encoding of static data.")
+@click.option("--workers", type=click.IntRange(1, 256), default=1, show_default=True,
+              help="Processes computing the sweep's rows (the result is the same).")
 @model_options
 @friendly_errors
 def report(model: Path, data: Path, target: str, bits: tuple[int, ...],
            activation_bits: tuple[int, ...] | None, windows: tuple[int, ...] | None,
-           output: Path | None, timesteps: int | None, encoding: str, **how) -> None:
+           output: Path | None, timesteps: int | None, encoding: str, workers: int,
+           **how) -> None:
     """Sweep weight (and activation) widths and window lengths: accuracy, per-layer SQNR,
-    spikes, energy; table + PNG plot. MODEL may be a ReLU ANN (converted first)."""
+    spikes, energy; table + PNG plot. MODEL may be a ReLU ANN (converted first). --workers N
+    computes the rows in N processes (the same result)."""
     from neurodeploy.artifacts import OutputKind, check_output_directory, output_directory, write_json
     from neurodeploy.pipeline import bit_sweep, merge_sweeps
     from neurodeploy.report.sweep import plot_sweep, sweep_markdown
@@ -314,7 +318,7 @@ def report(model: Path, data: Path, target: str, bits: tuple[int, ...],
             network, x, y = network_and_data(model, data, length, encoding, how,
                                               static=windows is not None)
             sweeps.append(bit_sweep(network, x, y, target, list(bits), advance, activations,
-                                    length))
+                                    length, workers))
     sweep = merge_sweeps(sweeps)
     with output_directory(out, (model, data), OutputKind.REPORT) as staging:
         write_json(staging / "sweep.json", sweep)

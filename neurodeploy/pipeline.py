@@ -16,6 +16,7 @@ from neurodeploy.api import check_input, convert
 from neurodeploy.artifacts import OutputKind, output_directory, write_json
 from neurodeploy.engine.golden import simulate_program
 from neurodeploy.engine.reference import simulate_network
+from neurodeploy.engine.result import SimulationResult
 from neurodeploy.errors import UnsupportedModelError
 from neurodeploy.io.nir_write import write_network
 from neurodeploy.program.calibrate import MAX_SAMPLES
@@ -75,37 +76,63 @@ def deploy(network: ir.Network, target: str, out: Path, x: np.ndarray, labels: n
 
 def bit_sweep(network: ir.Network, x: np.ndarray, labels: np.ndarray | None, target: str,
               bits: Iterable[int], step: Callable[[], None] = lambda: None,
-              activation_bits: Sequence[int | None] = (None,), window: int | None = None) -> dict:
+              activation_bits: Sequence[int | None] = (None,), window: int | None = None,
+              workers: int = 1) -> dict:
     """Convert at each weight width in `bits` (and each activation width, for targets that
-    have one) and measure it against the float reference; rows carry the window length."""
+    have one) and measure it against the float reference; rows carry the window length.
+
+    With `workers` > 1 the rows are computed in that many processes (spawned: torch is not
+    fork-safe); every row is a deterministic function of its widths, so the sweep is the same
+    bit for bit, in the same order. `step` is called as each row finishes."""
     x = check_input(x, network.input_shape)
-    chosen = get_target(target)
     reference = simulate_network(network, x, record_outputs=True)
     float_accuracy = None if labels is None else reference.accuracy(labels)
-    rows = []
-    for width in bits:
-        for activation in activation_bits:
-            options = {"weight_bits": width} | ({} if activation is None
-                                               else {"activation_bits": activation})
-            program = convert(network, target, x, **options)
-            deployed = simulate_program(program, x, record_outputs=True)
-            placement = chosen.place(program)
-            cost = chosen.cost(program, deployed, placement)
-            aligned = as_deployed_sees_time(reference, program)
-            lag = program.latency
-            output = deployed.output[lag:lag + aligned.output.shape[0]]
-            rows.append({
-                "weight_bits": width, "activation_bits": activation,
-                "window": window or x.shape[0], "float_accuracy": float_accuracy,
-                "accuracy": None if labels is None else deployed.accuracy(labels),
-                "identical_output_fraction": float(np.mean(output == aligned.output)),
-                "nodes": node_agreement(aligned, deployed, node_delays(program)),
-                "spikes": deployed.total_spikes / x.shape[1],
-                "energy_total_pj": cost.energy.total_pj,
-                "energy_dynamic_pj": cost.energy.dynamic_pj})
+    jobs = [(width, activation) for width in bits for activation in activation_bits]
+    common = (network, x, labels, target, reference, window or x.shape[0])
+    if workers <= 1:
+        rows = []
+        for width, activation in jobs:
+            rows.append(sweep_row(*common, width, activation))
             step()
+    else:
+        import multiprocessing
+        from concurrent.futures import ProcessPoolExecutor, as_completed
+
+        with ProcessPoolExecutor(workers, multiprocessing.get_context("spawn")) as pool:
+            futures = {pool.submit(sweep_row, *common, *job): k for k, job in enumerate(jobs)}
+            found: dict[int, dict] = {}
+            for future in as_completed(futures):
+                found[futures[future]] = future.result()
+                step()
+        rows = [found[k] for k in range(len(jobs))]
     return {"target": target, "float_accuracy": float_accuracy,
             "float_spikes": reference.total_spikes / x.shape[1], "rows": rows}
+
+
+def sweep_row(network: ir.Network, x: np.ndarray, labels: np.ndarray | None, target: str,
+              reference: SimulationResult, window: int, width: int, activation: int | None
+              ) -> dict:
+    """One row of `bit_sweep`: convert at these widths, run, compare, price."""
+    chosen = get_target(target)
+    float_accuracy = None if labels is None else reference.accuracy(labels)
+    options = {"weight_bits": width} | ({} if activation is None
+                                       else {"activation_bits": activation})
+    program = convert(network, target, x, **options)
+    deployed = simulate_program(program, x, record_outputs=True)
+    placement = chosen.place(program)
+    cost = chosen.cost(program, deployed, placement)
+    aligned = as_deployed_sees_time(reference, program)
+    lag = program.latency
+    output = deployed.output[lag:lag + aligned.output.shape[0]]
+    return {
+        "weight_bits": width, "activation_bits": activation, "window": window,
+        "float_accuracy": float_accuracy,
+        "accuracy": None if labels is None else deployed.accuracy(labels),
+        "identical_output_fraction": float(np.mean(output == aligned.output)),
+        "nodes": node_agreement(aligned, deployed, node_delays(program)),
+        "spikes": deployed.total_spikes / x.shape[1],
+        "energy_total_pj": cost.energy.total_pj,
+        "energy_dynamic_pj": cost.energy.dynamic_pj}
 
 
 def merge_sweeps(sweeps: Sequence[dict]) -> dict:
@@ -144,4 +171,4 @@ def snn_from_ann(source: Path | object, data_path: Path, timesteps: int | None
     return conversion.network, encode(x, steps, "direct"), y
 
 
-__all__ = ["bit_sweep", "deploy", "evaluate", "is_ann", "merge_sweeps", "snn_from_ann"]
+__all__ = ["bit_sweep", "deploy", "sweep_row", "evaluate", "is_ann", "merge_sweeps", "snn_from_ann"]

@@ -107,6 +107,21 @@ def test_rtl_equals_golden_bit_for_bit(design, simulator, request):
     assert expected <= cycles <= expected + x.shape[1] + 4  # + testbench reset and start cycles
 
 
+@pytest.mark.skipif(shutil.which("verilator") is None, reason="verilator not installed")
+def test_verilator_build_is_cached_by_content(gru_design, tmp_path, monkeypatch):
+    """The second run of one design reuses the binary (one cache entry) with the same outputs."""
+    monkeypatch.setenv("NEURODEPLOY_CACHE", str(tmp_path / "cache"))
+    program, directory, x = gru_design
+    x_int = program_of(program).quantize_input(x[:, :1]).astype(np.int64)
+    first = run_rtl(program, directory, x_int, "verilator")
+    built = list((tmp_path / "cache" / "verilator").glob("*/Vtb"))
+    assert len(built) == 1
+    stamp = built[0].stat().st_mtime_ns
+    assert np.array_equal(run_rtl(program, directory, x_int, "verilator")[0], first[0])
+    assert built[0].stat().st_mtime_ns == stamp
+    assert len(list((tmp_path / "cache" / "verilator").iterdir())) == 1
+
+
 def test_gru_accuracy_against_torch_by_width():
     gru, x, reference = gru_case()
     errors = {}
