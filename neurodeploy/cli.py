@@ -26,6 +26,7 @@ from neurodeploy.cli_models import (
     network_and_data,
     output_classes,
     raise_usage,
+    refuse_early,
     torch_source,
 )
 from neurodeploy.cli_types import BitWidths, FiniteFloatRange
@@ -218,11 +219,12 @@ def convert(model: Path, target: str, output: Path | None, data: Path | None,
     single-spike SNN first (see `ann2snn`; direct input over --timesteps, default 32).
     """
     from neurodeploy.artifacts import check_output_directory
-    from neurodeploy.io.data import load_data
-    from neurodeploy.pipeline import deploy
     from neurodeploy.targets.registry import get_target
 
-    get_target(target)
+    refuse_early(model, get_target(target), how)  # before the heavy imports below
+    from neurodeploy.io.data import load_data
+    from neurodeploy.pipeline import deploy
+
     out = output or Path(f"{model.stem}-{target}")
     check_output_directory(out, (model, data, calib))
     if data is None:
