@@ -1,42 +1,35 @@
-"""Integer engine speed against sinabs's float forward of the same weights, in one process.
+"""MLP: integer engine speed against sinabs's float forward of the same weights, in one process.
 
-IAF 784-512-512-10, batch 64, T = 100, Bernoulli(0.1) input spikes. Prints best-of-N wall times
-and the ratios: integer engine / sinabs (goal <= 1.0, stretch 0.5), against the dense-ANN floor
-(the three float32 matmuls over all steps, no neuron dynamics), and the event-driven path at
-2 % input activity.
+IAF 784-W-W-10 (Linear without bias), T = 100, Bernoulli input spikes. Configurations: batch 64
+width 512 at 10 % activity (the reference case), batch 256, width 256, and 50 % activity. Each
+round times every contender once (interleaved, see timing.py); ratios are medians over rounds with
+their range. Floors: three int8 x int8 -> int32 GEMMs (`torch._int_mm`) and three exact float32
+GEMMs over all steps, no neuron dynamics.
 
-    python benchmarks/bench_sim.py [--repeats 3]
+    python benchmarks/bench_sim.py [--runs 5]
 """
 
 from __future__ import annotations
 
 import argparse
-import time
 
 import numpy as np
 import torch
+from timing import rounds, show_ratio, show_times
 
 import neurodeploy as nd
 import neurodeploy.nn as ndnn
 from neurodeploy.engine.golden import simulate_program
 
-SIZES = (784, 512, 512, 10)
-BATCH, STEPS = 64, 100
+STEPS = 100
+CASES = {"B=64 width 512 p=0.1": (64, 512, 0.1), "B=256 width 512 p=0.1": (256, 512, 0.1),
+         "B=64 width 256 p=0.1": (64, 256, 0.1), "B=64 width 512 p=0.5": (64, 512, 0.5)}
 
 
-def best_time(function, repeats: int) -> float:
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        function()
-        times.append(time.perf_counter() - start)
-    return min(times)
-
-
-def build_weights() -> list[torch.Tensor]:
+def build_weights(sizes: tuple[int, ...]) -> list[torch.Tensor]:
     generator = torch.Generator().manual_seed(0)
     return [torch.randn(n_out, n_in, generator=generator) * (2.0 / n_in) ** 0.5
-            for n_in, n_out in zip(SIZES[:-1], SIZES[1:], strict=True)]
+            for n_in, n_out in zip(sizes[:-1], sizes[1:], strict=True)]
 
 
 def iaf_model(weights: list[torch.Tensor], neuron: type[torch.nn.Module]) -> torch.nn.Sequential:
@@ -49,51 +42,69 @@ def iaf_model(weights: list[torch.Tensor], neuron: type[torch.nn.Module]) -> tor
     return torch.nn.Sequential(*layers)
 
 
-def main(repeats: int) -> None:
-    torch.set_grad_enabled(False)
-    weights = build_weights()
-    rng = np.random.default_rng(0)
-    x = (rng.random((STEPS, BATCH, SIZES[0])) < 0.1).astype(np.float32)
-    sparse = (rng.random((STEPS, BATCH, SIZES[0])) < 0.02).astype(np.float32)
-
-    import sinabs.layers as sl  # never sinabs.backend.dynapcnn (it imports samna)
-
-    program = nd.convert(iaf_model(weights, ndnn.IAF), target="sim", data=x, weight_bits=8)
-    reference = iaf_model(weights, sl.IAF)
+def sinabs_runner(model: torch.nn.Module, x: np.ndarray):
     batch_major = torch.from_numpy(x).transpose(0, 1).contiguous()  # sinabs wants (B, T, F)
 
-    def run_sinabs() -> None:
-        for module in reference.modules():
+    def run() -> None:
+        for module in model.modules():
             if hasattr(module, "reset_states"):
                 module.reset_states()
-        reference(batch_major)
+        model(batch_major)
+    return run
 
-    def run_floor() -> None:
-        activity = torch.from_numpy(x).reshape(-1, SIZES[0])
-        for weight in weights:
-            activity = activity @ weight.T
 
-    integer = best_time(lambda: simulate_program(program, x), repeats)
-    sinabs_time = best_time(run_sinabs, repeats)
-    floor = best_time(run_floor, repeats)
-    dense_sparse = best_time(lambda: simulate_program(program, sparse), repeats)
-    events_sparse = best_time(lambda: simulate_program(program, sparse, event_driven=True), repeats)
-    same = np.array_equal(simulate_program(program, sparse).output,
-                          simulate_program(program, sparse, event_driven=True).output)
+def floors(program: nd.Program, x: np.ndarray):
+    """Three int8 GEMMs and three float32 GEMMs over all steps (each layer's input is the
+    previous one's output clipped to int8, as spikes would be)."""
+    weights = [program.nodes[name].weight for name in program.order
+               if program.nodes[name].weighted]
+    int8 = [torch.from_numpy(np.ascontiguousarray(w.T)) for w in weights]
+    f32 = [torch.from_numpy(np.ascontiguousarray(w.T.astype(np.float32))) for w in weights]
+    first = torch.from_numpy(x.reshape(-1, x.shape[-1]))
 
-    print(f"IAF {'-'.join(map(str, SIZES))}, batch {BATCH}, T {STEPS}, best of {repeats}")
-    print(f"  sinabs float forward          {sinabs_time * 1e3:8.1f} ms")
-    print(f"  neurodeploy integer engine    {integer * 1e3:8.1f} ms")
-    print(f"  dense-ANN floor (3 matmuls)   {floor * 1e3:8.1f} ms")
-    print(f"ratio integer / sinabs          {integer / sinabs_time:8.2f}  (goal <= 1.0, stretch 0.5)")
-    print(f"ratio integer / dense floor     {integer / floor:8.2f}")
-    print("2 % input activity:")
-    print(f"  integer engine, dense path    {dense_sparse * 1e3:8.1f} ms")
-    print(f"  integer engine, event path    {events_sparse * 1e3:8.1f} ms  (identical: {same})")
-    print(f"ratio event / dense path        {events_sparse / dense_sparse:8.2f}")
+    def int8_floor() -> None:
+        activity = first.to(torch.int8)
+        for w in int8:
+            activity = torch._int_mm(activity, w).clamp_(0, 1).to(torch.int8)
+
+    def float_floor() -> None:
+        activity = first
+        for w in f32:
+            activity = activity @ w
+    return int8_floor, float_floor
+
+
+def main(runs: int) -> None:
+    torch.set_grad_enabled(False)
+    import sinabs.layers as sl  # never sinabs.backend.dynapcnn (it imports samna)
+
+    rng = np.random.default_rng(0)
+    for label, (batch, width, p) in CASES.items():
+        weights = build_weights((784, width, width, 10))
+        x = (rng.random((STEPS, batch, 784)) < p).astype(np.float32)
+        program = nd.convert(iaf_model(weights, ndnn.IAF), target="sim", data=x[:, :16],
+                             weight_bits=8)
+        contenders = {"sinabs float forward": sinabs_runner(iaf_model(weights, sl.IAF), x),
+                      "engine": lambda x=x, program=program: simulate_program(program, x),
+                      "engine, counts=False":
+                          lambda x=x, program=program: simulate_program(program, x, counts=False)}
+        if label.startswith("B=64 width 512 p=0.1"):
+            int8_floor, float_floor = floors(program, x)
+            contenders |= {"int8 GEMM floor": int8_floor, "float32 GEMM floor": float_floor}
+        times = rounds(contenders, runs)
+        print(f"IAF 784-{width}-{width}-10, batch {batch}, T {STEPS}, p {p}, {runs} rounds")
+        show_times(times)
+        show_ratio(f"engine / sinabs ({label})", times, "engine", "sinabs float forward",
+                   "(goal <= 0.5 at B=64, <= 0.7 at B=256 and width 256)")
+        show_ratio(f"engine counts=False / sinabs ({label})", times, "engine, counts=False",
+                   "sinabs float forward")
+        if "int8 GEMM floor" in times:
+            show_ratio("engine / int8 GEMM floor", times, "engine", "int8 GEMM floor",
+                       "(goal <= 2)")
+            show_ratio("engine / float32 GEMM floor", times, "engine", "float32 GEMM floor")
 
 
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--repeats", type=int, default=3)
-    main(parser.parse_args().repeats)
+    parser.add_argument("--runs", type=int, default=5)
+    main(parser.parse_args().runs)

@@ -7,6 +7,7 @@
     prog = nd.convert(net, target="sim", data=x, weight_bits=8)
     prog.save("out/"); prog = nd.Program.load("out/")
     res = nd.simulate(prog, x)         # bit-accurate integer engine (the golden model)
+    run = nd.Runner(prog); y_t = run.step(x[t])   # the same, streaming one step at a time
 
 The public names load lazily, so `neurodeploy --help` does not import torch or numpy.
 """
@@ -25,6 +26,7 @@ _LAZY = {
     "load_program": "neurodeploy.api",
     "Network": "neurodeploy.ir",
     "Program": "neurodeploy.program.graph",
+    "Runner": "neurodeploy.engine.runner",
     "ann2snn": "neurodeploy.frontend.ann2snn",
     "to_torch": "neurodeploy.nn.graph",
 }

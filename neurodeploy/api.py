@@ -174,13 +174,14 @@ def check_input(x: np.ndarray, input_shape: tuple[int, ...]) -> np.ndarray:
 
 
 def simulate(model: object, x: np.ndarray, record_states: bool = False,
-             event_driven: bool = False, executor: str | None = None) -> SimulationResult:
+             event_driven: bool | None = None, executor: str | None = None) -> SimulationResult:
     """Simulate `model` on time-major input `x` `(T, B, *features)`.
 
     A Program (or an artifact directory / file of one) runs on the golden integer engine, or on
     one of its target's independent executors (`executor`, e.g. "iverilog"); anything `load`
     accepts runs on the float reference engine. `event_driven` makes the integer engine
-    accumulate only non-zero inputs (same results).
+    accumulate only non-zero inputs (True), never (False), or where inputs are sparse (None);
+    the results are the same.
     """
     directory = None
     if isinstance(model, str | Path) and is_artifact(model):

@@ -23,6 +23,7 @@ from neurodeploy.cli_models import (
     network_and_data,
     output_classes,
     raise_usage,
+    refuse_early,
     torch_source,
 )
 from neurodeploy.cli_time import cycle_simulated, time_line
@@ -181,10 +182,11 @@ def convert(model: Path, target: str, output: Path | None, data: Path | None,
     single-spike SNN first (see `ann2snn`; direct input over --timesteps, default 32).
     """
     from neurodeploy.artifacts import check_output_directory
-    from neurodeploy.pipeline import deploy, split_calibration
     from neurodeploy.targets.registry import get_target
 
-    get_target(target)
+    refuse_early(model, get_target(target), how)  # before the heavy imports below
+    from neurodeploy.pipeline import deploy, split_calibration
+
     out = output or Path(f"{model.stem}-{target}")
     check_output_directory(out, (model, data, calib))
     if data is None:
@@ -272,14 +274,18 @@ def _summary(report: dict) -> str:
               help="Steps to encode static data into (default 20; 32 for an ANN).")
 @click.option("--encoding", type=click.Choice(ENCODINGS), default="rate", show_default=True,
               help="Encoding of static data.")
+@click.option("--workers", type=click.IntRange(1, 256), default=1, show_default=True,
+              help="Processes computing the sweep's rows (the result is the same).")
 @model_options
 @friendly_errors
 def report(model: Path, data: Path, target: str, bits: tuple[int, ...],
            activation_bits: tuple[int, ...] | None, calib: Path | None,
            calib_split: float | None, windows: tuple[int, ...] | None,
-           output: Path | None, timesteps: int | None, encoding: str, **how) -> None:
+           output: Path | None, timesteps: int | None, encoding: str, workers: int,
+           **how) -> None:
     """Sweep weight (and activation) widths and window lengths: accuracy, per-layer SQNR,
-    spikes, energy; table + PNG plot. MODEL may be a ReLU ANN (converted first)."""
+    spikes, energy; table + PNG plot. MODEL may be a ReLU ANN (converted first). --workers N
+    computes the rows in N processes (the same result)."""
     from neurodeploy.artifacts import OutputKind, check_output_directory, output_directory, write_json
     from neurodeploy.pipeline import bit_sweep, merge_sweeps, split_calibration
     from neurodeploy.report.html import sweep_html
@@ -302,7 +308,7 @@ def report(model: Path, data: Path, target: str, bits: tuple[int, ...],
             if calib_split is not None:
                 calibration, x, y, source = split_calibration(x, y, calib_split)
             sweeps.append(bit_sweep(network, x, y, target, list(bits), advance, activations,
-                                    length, calibration, source))
+                                    length, calibration, source, workers))
     sweep = merge_sweeps(sweeps) | {"model": model.name}
     with output_directory(out, (model, data), OutputKind.REPORT) as staging:
         write_json(staging / "sweep.json", sweep)

@@ -79,6 +79,17 @@ def model_options(command: Callable) -> Callable:
     return _decorate(command, options)
 
 
+def refuse_early(path: Path, target: object, how: dict) -> None:
+    """Refuse a NIR model the target cannot run before torch is imported: reading NIR and the
+    target's check need none of it (a .pt model needs torch to be read at all)."""
+    from neurodeploy.io.nir_read import read_network
+    from neurodeploy.targets.base import refuse_unsupported
+
+    if path.suffix.lower() == ".nir" and path.is_file() and _architecture(how) is None:
+        refuse_unsupported(target, read_network(path, how["dialect"], how["reset"], how["dt"],
+                                                how["spike"], how["min_v"]))
+
+
 def load_model(path: Path, how: dict):
     from neurodeploy.api import load
 

@@ -124,48 +124,72 @@ def save_deployment(program: Program, out: str | Path, inputs: Sequence[Path | N
 def bit_sweep(network: ir.Network, x: np.ndarray, labels: np.ndarray | None, target: str,
               bits: Iterable[int], step: Callable[[], None] = lambda: None,
               activation_bits: Sequence[int | None] = (None,), window: int | None = None,
-              calibration: np.ndarray | None = None, calibration_source: str | None = None
-              ) -> dict:
+              calibration: np.ndarray | None = None, calibration_source: str | None = None,
+              workers: int = 1) -> dict:
     """Convert at each weight width in `bits` (and each activation width, for targets that
     have one) and measure it against the float reference; rows carry the window length.
-    Calibrates on `calibration` (default: `x` itself, which the sweep states)."""
+    Calibrates on `calibration` (default: `x` itself, which the sweep states).
+
+    With `workers` > 1 the rows are computed in that many processes (spawned: torch is not
+    fork-safe); every row is a deterministic function of its widths, so the sweep is the same
+    bit for bit, in the same order. `step` is called as each row finishes."""
     x = check_input(x, network.input_shape)
     calibration = x if calibration is None else check_input(calibration, network.input_shape)
-    chosen = get_target(target)
     reference = simulate_network(network, x, record_states=True, record_outputs=True)
     float_accuracy = None if labels is None else reference.accuracy(labels)
-    rows, layer_names = [], {}
-    for width in bits:
-        for activation in activation_bits:
-            options = {"weight_bits": width} | ({} if activation is None
-                                               else {"activation_bits": activation})
-            program = convert(network, target, calibration, **options)
-            deployed = simulate_program(program, x, record_states=True,
-                                        record_outputs=True)
-            placement = chosen.place(program)
-            cost = chosen.cost(program, deployed, placement)
-            layer_names = layer_labels(network, program)
-            aligned = as_deployed_sees_time(reference, program)
-            lag = program.latency
-            output = deployed.output[lag:lag + aligned.output.shape[0]]
-            nodes = node_agreement(aligned, deployed, program, node_delays(program),
-                                   bool(program.input.window))
-            rows.append({
-                "weight_bits": width, "activation_bits": activation,
-                "window": window or x.shape[0], "float_accuracy": float_accuracy,
-                "accuracy": None if labels is None else deployed.accuracy(labels),
-                "output": output_agreement(aligned.output, output, program.output_is_graded),
-                "nodes": {name: entry.as_dict() for name, entry in nodes.items()},
-                "spikes": deployed.spike_count / x.shape[1],
-                "graded_values": deployed.graded_values / x.shape[1],
-                "energy": energy_entry(cost.energy)})
+    jobs = [(width, activation) for width in bits for activation in activation_bits]
+    common = (network, x, labels, target, reference, window or x.shape[0], calibration)
+    if workers <= 1:
+        found = []
+        for width, activation in jobs:
+            found.append(sweep_row(*common, width, activation))
             step()
+    else:
+        import multiprocessing
+        from concurrent.futures import ProcessPoolExecutor, as_completed
+
+        with ProcessPoolExecutor(workers, multiprocessing.get_context("spawn")) as pool:
+            futures = {pool.submit(sweep_row, *common, *job): k for k, job in enumerate(jobs)}
+            done: dict[int, tuple[dict, dict[str, str]]] = {}
+            for future in as_completed(futures):
+                done[futures[future]] = future.result()
+                step()
+        found = [done[k] for k in range(len(jobs))]
+    rows = [row for row, _ in found]
+    layer_names = found[-1][1] if found else {}
     return {"target": target, "float_accuracy": float_accuracy,
             "float_spikes": reference.spike_count / x.shape[1], "labels": layer_names,
             "calibration": {"samples": int(min(calibration.shape[1], MAX_SAMPLES)),
-                            "data": calibration_note(calibration is x,
-                                                             calibration_source)},
+                            "data": calibration_note(calibration is x, calibration_source)},
             "rows": rows}
+
+
+def sweep_row(network: ir.Network, x: np.ndarray, labels: np.ndarray | None, target: str,
+              reference: SimulationResult, window: int, calibration: np.ndarray, width: int,
+              activation: int | None) -> tuple[dict, dict[str, str]]:
+    """One row of `bit_sweep` (and the program's layer labels): convert at these widths, run,
+    compare with the float reference, price."""
+    chosen = get_target(target)
+    options = {"weight_bits": width} | ({} if activation is None
+                                       else {"activation_bits": activation})
+    program = convert(network, target, calibration, **options)
+    deployed = simulate_program(program, x, record_states=True, record_outputs=True)
+    placement = chosen.place(program)
+    cost = chosen.cost(program, deployed, placement)
+    aligned = as_deployed_sees_time(reference, program)
+    lag = program.latency
+    output = deployed.output[lag:lag + aligned.output.shape[0]]
+    nodes = node_agreement(aligned, deployed, program, node_delays(program),
+                           bool(program.input.window))
+    row = {"weight_bits": width, "activation_bits": activation, "window": window,
+           "float_accuracy": None if labels is None else reference.accuracy(labels),
+           "accuracy": None if labels is None else deployed.accuracy(labels),
+           "output": output_agreement(aligned.output, output, program.output_is_graded),
+           "nodes": {name: entry.as_dict() for name, entry in nodes.items()},
+           "spikes": deployed.spike_count / x.shape[1],
+           "graded_values": deployed.graded_values / x.shape[1],
+           "energy": energy_entry(cost.energy)}
+    return row, layer_labels(network, program)
 
 
 def merge_sweeps(sweeps: Sequence[dict]) -> dict:
@@ -205,4 +229,4 @@ def snn_from_ann(source: Path | object, data_path: Path, timesteps: int | None
 
 
 __all__ = ["assess", "bit_sweep", "calibration_note", "deploy", "evaluate", "is_ann", "merge_sweeps",
-           "snn_from_ann", "split_calibration"]
+           "snn_from_ann", "split_calibration", "sweep_row"]

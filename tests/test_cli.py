@@ -141,3 +141,18 @@ def test_convert_writes_a_faithful_nir(kind, tmp_path, digits_test):
     x = digits_test[0][:, :50]
     original = nd.simulate(nd.load(model_path(kind)), x).output
     assert np.array_equal(nd.simulate(nd.load(out / "model.nir"), x).output, original)
+
+
+def test_convert_refuses_an_unsupported_nir_model_before_importing_torch(tmp_path):
+    """Reading NIR and the target's check need no torch: a refusal does not pay for it."""
+    path = tmp_path / "src.nir"
+    nd.save_nir(nd.load(model_path("src")), path)
+    code = ("import sys\nfrom neurodeploy.cli import main\n"
+            f"try:\n    main(['convert', {str(path)!r}, '--target', 'akida', '--data', "
+            f"{str(DATA)!r}, '-o', {str(tmp_path / 'out')!r}], standalone_mode=False)\n"
+            "except SystemExit as exit:\n    print('exit', exit.code)\n"
+            "print('torch imported:', 'torch' in sys.modules)\n")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          timeout=600)
+    assert "cannot run this network" in done.stderr
+    assert "exit 2" in done.stdout and "torch imported: False" in done.stdout

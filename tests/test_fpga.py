@@ -22,6 +22,7 @@ from neurodeploy.engine.golden import simulate_program
 from neurodeploy.engine.result import SimulationResult
 from neurodeploy.errors import NeurodeployError
 from neurodeploy.targets.fpga.compile import compile_network
+from neurodeploy.targets.fpga.cosim import run_rtl
 from neurodeploy.targets.fpga.executors import EXECUTORS
 from neurodeploy.targets.fpga.isa import Instr, Memories, step_program
 from neurodeploy.targets.fpga.microcode import program_of
@@ -149,6 +150,21 @@ def test_states_from_a_testbench_without_the_dump_are_refused(gru_design, tmp_pa
     assert not executor.run(tmp_path, program, x).states
     with pytest.raises(NeurodeployError, match="convert` again"):
         executor.run(tmp_path, program, x, record_states=True)
+
+
+@pytest.mark.skipif(shutil.which("verilator") is None, reason="verilator not installed")
+def test_verilator_build_is_cached_by_content(gru_design, tmp_path, monkeypatch):
+    """The second run of one design reuses the binary (one cache entry) with the same outputs."""
+    monkeypatch.setenv("NEURODEPLOY_CACHE", str(tmp_path / "cache"))
+    program, directory, x = gru_design
+    x_int = program_of(program).quantize_input(x[:, :1]).astype(np.int64)
+    first = run_rtl(program, directory, x_int, "verilator")
+    built = list((tmp_path / "cache" / "verilator").glob("*/Vtb"))
+    assert len(built) == 1
+    stamp = built[0].stat().st_mtime_ns
+    assert np.array_equal(run_rtl(program, directory, x_int, "verilator").outputs, first.outputs)
+    assert built[0].stat().st_mtime_ns == stamp
+    assert len(list((tmp_path / "cache" / "verilator").iterdir())) == 1
 
 
 def test_gru_accuracy_against_torch_by_width():

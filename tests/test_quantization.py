@@ -207,3 +207,17 @@ def test_report_command_writes_table_and_plot(tmp_path):
     assert all(row["accuracy"] > 0.9 for row in sweep["rows"])
     assert (out / "accuracy_vs_bits.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert "| 8 |" in (out / "sweep.md").read_text()
+
+
+def test_sweep_with_two_workers_equals_one_process(digits_test):
+    """bit_sweep --workers 2 computes the rows in two spawned processes: the same dict, rows
+    in the same order, every figure equal bit for bit."""
+    from neurodeploy.pipeline import bit_sweep
+
+    x, y = digits_test[0][:, :32], digits_test[1][:32]
+    network = nd.load(model_path("lif"))
+    ticks = []
+    one = bit_sweep(network, x, y, "sim", [4, 8], lambda: ticks.append(1))
+    two = bit_sweep(network, x, y, "sim", [4, 8], lambda: ticks.append(2), workers=2)
+    assert json.dumps(one, sort_keys=True) == json.dumps(two, sort_keys=True)
+    assert ticks == [1, 1, 2, 2]

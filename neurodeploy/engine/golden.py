@@ -17,17 +17,25 @@ is followed by `latency` zero steps so the last inputs reach the output.
 from __future__ import annotations
 
 import math
+import weakref
+from dataclasses import dataclass, field
 
+import numba
 import numpy as np
 
+from neurodeploy.engine import compiled
+from neurodeploy.engine.events import EVENT_ACTIVITY, activity, dense_events
+from neurodeploy.engine.fused import compiled_kind, run_neuron
 from neurodeploy.engine.result import SimulationResult
 from neurodeploy.errors import UnsupportedModelError
 from neurodeploy.ir.graph import INPUT
-from neurodeploy.program.graph import Program
+from neurodeploy.program.formats import Rounding
+from neurodeploy.program.graph import Program, window_frame
 from neurodeploy.program.node import ProgramNode, SynapseCount, Tally
-from neurodeploy.program.synapses import Dense, exact_float
+from neurodeploy.program.synapses import Dense, Requantize, exact_float
 
 EXACT_LIMIT = 1 << 60
+_PLANS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 
 
 def _sum_dtype(values: list[np.ndarray], bound: float) -> type:
@@ -43,19 +51,35 @@ def _output_dtype(bound: float) -> type:
     return exact_float(bound) or np.int64
 
 
+@dataclass
+class Carry:
+    """Where a run left off: each neuron's state and the last output step `(1, B, *shape)` of
+    each source of a delayed edge. A run starting from it continues the sequence exactly."""
+
+    states: dict[str, tuple[np.ndarray, ...]] = field(default_factory=dict)
+    last: dict[str, np.ndarray] = field(default_factory=dict)
+
+
 class _Run:
     """The state of one simulation: values of finished nodes, and what was counted."""
 
     def __init__(self, program: Program, record_states: bool, record_outputs: bool,
-                 event_driven: bool) -> None:
+                 event_driven: bool | None, counts: bool = True, carry: Carry | None = None
+                 ) -> None:
         self.program = program
+        self.carry = carry or Carry()
+        self.final: dict[str, tuple[np.ndarray, ...]] = {}
         self.record_states, self.record_outputs = record_states, record_outputs
+        self.count = counts
         self.event_driven = event_driven
         self.values: dict[str, np.ndarray] = {}
         self.states: dict[str, dict[str, np.ndarray]] = {}
         self.synapses: dict[str, SynapseCount] = {}
         self.tallies: dict[str, Tally] = {}
+        self.counts: dict[str, tuple[np.ndarray, np.ndarray]] = {}
         self._rest: dict[str, np.ndarray] = {}
+        self.fused: dict[str, str] = {}
+
 
     def rest(self, name: str) -> np.ndarray:
         """The node's output before the first step, `(1, 1, *shape)` (see the module docstring)."""
@@ -71,9 +95,18 @@ class _Run:
                 self._rest[name] = np.asarray(value).astype(np.int64)
         return self._rest[name]
 
+    def _previous(self, name: str) -> np.ndarray:
+        """The value of `name` before this run's first step: carried over, or its rest value."""
+        return self.carry.last[name] if name in self.carry.last else self.rest(name)
+
+    def _start(self, name: str, node: ProgramNode, shape: tuple[int, ...], dtype: type
+               ) -> tuple[np.ndarray, ...]:
+        """A neuron's state before this run's first step: carried over, or its initial state."""
+        return self.carry.states.get(name) or node.initial_state(shape, dtype)
+
     def _delayed(self, source: str) -> np.ndarray:
         value = self.values[source]
-        return np.concatenate([np.broadcast_to(self.rest(source), value[:1].shape).astype(
+        return np.concatenate([np.broadcast_to(self._previous(source), value[:1].shape).astype(
             value.dtype), value[:-1]])
 
     def gather(self, name: str) -> np.ndarray:
@@ -90,23 +123,45 @@ class _Run:
 
     def run_whole(self, name: str) -> None:
         node = self.program.nodes[name]
+        if name in self.fused.values():
+            return  # applied inside the compiled kernel of the neuron it feeds
+        if node.stateful and compiled_kind(node) and not self.record_states:
+            self.values[name] = self._run_compiled(name, node)
+            return
         inp = self.gather(name)
         bound = self.program.input_bound(name)
-        if node.weighted:
+        if node.weighted and self.count:
             self.synapses[name] = node.synapse_count(inp, bound)
         if node.stateful:
             self.values[name] = self._step_through(name, node, inp)
-        elif self.event_driven and isinstance(node, Dense):
-            self.values[name] = node.apply_events(inp)
+        elif isinstance(node, Dense) and self._events(inp):
+            self.values[name] = dense_events(node, inp, bound)
         else:
             self.values[name] = node.apply(inp, bound)
+
+    def _events(self, inp: np.ndarray) -> bool:
+        """Event-driven when asked, or (event_driven None) when the input is sparse enough."""
+        if self.event_driven is None:
+            return activity(inp) <= EVENT_ACTIVITY
+        return self.event_driven
+
+    def _run_compiled(self, name: str, node: ProgramNode) -> np.ndarray:
+        requantize = self.program.nodes[self.fused[name]] if name in self.fused else None
+        inp = self.gather(self.fused.get(name, name))
+        run = run_neuron(node, inp, requantize, self.carry.states.get(name),
+                         _output_dtype(self.program.bounds[name]))
+        self.final[name] = run.state
+        self.tallies[name] = Tally(updates=run.output[0].size * inp.shape[0],
+                                   saturated=run.saturated)
+        self.counts[name] = (run.events, run.sums)
+        return run.output
 
     def _step_through(self, name: str, node: ProgramNode, inp: np.ndarray) -> np.ndarray:
         tally = Tally()
         outputs = np.zeros((*inp.shape[:2], *self.program.shapes[name]),
                            _output_dtype(self.program.bounds[name]))
-        state = node.initial_state(inp.shape[1:], inp.dtype if inp.dtype.kind in "iu"
-                                   else np.int64)
+        state = self._start(name, node, inp.shape[1:], inp.dtype if inp.dtype.kind in "iu"
+                            else np.int64)
         records = []
         for t in range(inp.shape[0]):
             outputs[t], state = node.step(state, inp[t], tally)
@@ -114,6 +169,7 @@ class _Run:
                 records.append(state)
         tally.updates += inp[0].size * inp.shape[0]
         self.tallies[name] = tally
+        self.final[name] = state
         if self.record_states:
             self.states[name] = {state_name: np.stack([r[k] for r in records])
                                  for k, state_name in enumerate(node.state_names)}
@@ -134,7 +190,7 @@ class _Run:
                 seen_inputs[name].append(inp)
                 if node.stateful:
                     if name not in states:
-                        states[name] = node.initial_state(inp.shape, np.int64)
+                        states[name] = self._start(name, node, inp.shape, np.int64)
                     out, states[name] = node.step(states[name], inp, tallies[name])
                     if self.record_states:
                         records[name].append(states[name])
@@ -144,10 +200,11 @@ class _Run:
         for name in names:
             node = program.nodes[name]
             self.values[name] = np.stack(produced[name])
-            if node.weighted:
+            if node.weighted and self.count:
                 self.synapses[name] = node.synapse_count(np.stack(seen_inputs[name]),
                                                          program.input_bound(name))
             if node.stateful:
+                self.final[name] = states[name]
                 tallies[name].updates += self.values[name][0].size * steps
                 self.tallies[name] = tallies[name]
                 if self.record_states:
@@ -160,7 +217,7 @@ class _Run:
         for edge in self.program.inputs_of(name):
             step = t - edge.delay
             if step < 0:
-                rest = self.rest(edge.source)[0]
+                rest = self._previous(edge.source)[0]
                 value = np.broadcast_to(rest, (batch, *rest.shape[1:]))
             elif edge.source in produced:
                 value = produced[edge.source][step]
@@ -170,6 +227,43 @@ class _Run:
                 np.int64, copy=False)
             total = value if total is None else total + value
         return total
+
+
+def plan(program: Program) -> dict[str, str]:
+    """Checked once per Program (`require_exact`), then kept: neuron -> the Requantize that is
+    its only input and feeds nothing else (applied inside the neuron's compiled kernel rather
+    than as a pass of its own)."""
+    if program in _PLANS:
+        return _PLANS[program]
+    require_exact(program)
+    fused = {}
+    for name in program.order:
+        edges = program.inputs_of(name)
+        if not compiled_kind(program.nodes[name]) or len(edges) != 1 or edges[0].delay:
+            continue
+        source = edges[0].source
+        if (source != INPUT and isinstance(program.nodes[source], Requantize)
+                and source != program.output
+                and [e.target for e in program.edges if e.source == source] == [name]):
+            fused[name] = source
+    _PLANS[program] = fused
+    return fused
+
+
+def quantize_input(program: Program, x: np.ndarray, tally: Tally) -> np.ndarray:
+    """`program.input.quantize(x, tally)`, compiled: the same float64 rounding, in parallel."""
+    fmt = program.input
+    if fmt.window:
+        x = window_frame(x)[None]
+    flat = np.ascontiguousarray(x).reshape(-1)
+    out = np.empty(flat.size, np.float32)
+    with compiled.threads_for(flat.size):
+        saturated = np.zeros(4 * numba.get_num_threads(), np.int64)
+        compiled.quantize_run(flat, float(fmt.scale), fmt.rounding is Rounding.HALF_EVEN,
+                              float(1 << (fmt.bits - 1)), out, saturated)
+    tally.updates += flat.size
+    tally.saturated += int(saturated.sum())
+    return out.reshape(x.shape)
 
 
 def require_exact(program: Program) -> None:
@@ -184,16 +278,32 @@ def require_exact(program: Program) -> None:
 
 
 def simulate_program(program: Program, x: np.ndarray, record_states: bool = False,
-                     record_outputs: bool = False, event_driven: bool = False
-                     ) -> SimulationResult:
-    """Run `program` on real-valued time-major input `x` `(T, B, *input_shape)`."""
-    require_exact(program)
+                     record_outputs: bool = False, event_driven: bool | None = None,
+                     counts: bool = True) -> SimulationResult:
+    """Run `program` on real-valued time-major input `x` `(T, B, *input_shape)`.
+
+    `event_driven`: accumulate only the non-zero inputs of Dense nodes (True), never (False), or
+    per node where the measured activity is below `EVENT_ACTIVITY` (None); same results.
+    `counts=False` skips the synaptic-operation counts (`result.synapses` stays empty)."""
     lag = program.latency
     if lag:
         x = np.concatenate([x, np.zeros((lag, *x.shape[1:]), dtype=x.dtype)])
-    run = _Run(program, record_states, record_outputs, event_driven)
+    return execute(program, x, record_states, record_outputs, event_driven, counts)[0]
+
+
+def execute(program: Program, x: np.ndarray, record_states: bool = False,
+            record_outputs: bool = False, event_driven: bool | None = None, counts: bool = True,
+            carry: Carry | None = None) -> tuple[SimulationResult, Carry]:
+    """`simulate_program` without the latency padding, continuing from `carry` (a fresh start
+    when None); returns the result and where the run left off."""
+    fused = plan(program)
+    run = _Run(program, record_states, record_outputs, event_driven, counts, carry)
+    if record_states or record_outputs:
+        run.fused = {}
+    else:
+        run.fused = fused
     run.tallies[INPUT] = Tally()  # inputs beyond the input format saturate too
-    run.values[INPUT] = program.input.quantize(x, run.tallies[INPUT])
+    run.values[INPUT] = quantize_input(program, x, run.tallies[INPUT])
     steps = x.shape[0]
     for group in program.schedule:
         if group.stepwise:
@@ -203,13 +313,19 @@ def simulate_program(program: Program, x: np.ndarray, record_states: bool = Fals
     events, spikes, graded, outputs = {}, {}, set(), {}
     for name in program.order:
         node = program.nodes[name]
+        if not node.stateful and name not in run.values:
+            continue  # fused into its neuron
         value = run.values[name]
         if record_outputs:
             outputs[name] = value.astype(np.float64) * node.output_scale
         if not node.stateful:
             continue
         flat = value.reshape(*value.shape[:2], -1)
-        events[name] = (flat != 0).sum(axis=2)
+        if name in run.counts and not node.graded:
+            events[name] = run.counts[name][0]
+            spikes[name] = run.counts[name][1].astype(np.float64)
+            continue
+        events[name] = run.counts[name][0] if name in run.counts else (flat != 0).sum(axis=2)
         if node.graded:
             graded.add(name)
             spikes[name] = (flat.astype(np.float64) * np.reshape(node.output_scale, -1)).sum(axis=2)
@@ -219,5 +335,7 @@ def simulate_program(program: Program, x: np.ndarray, record_states: bool = Fals
     flat = final.reshape(*final.shape[:2], -1).astype(np.float64)
     output = flat * np.reshape(program.output_node.output_scale, -1) if program.output_is_graded \
         else flat
-    return SimulationResult(output.astype(np.float32), events, spikes, run.states, outputs,
-                            run.synapses, run.tallies, frozenset(graded), lag)
+    result = SimulationResult(output.astype(np.float32), events, spikes, run.states, outputs,
+                              run.synapses, run.tallies, frozenset(graded), program.latency)
+    delayed = {e.source for e in program.edges if e.delay}
+    return result, Carry(run.final, {name: run.values[name][-1:] for name in delayed})

@@ -1,8 +1,17 @@
 """Co-simulation: run the emitted testbench in Icarus Verilog or Verilator and read its outputs
-and, on request, the vector memory after every step."""
+and, on request, the vector memory after every step.
+
+A Verilator build is kept by content hash: sha256 over the Verilator version, its flags and the
+sources (rtl/engine.v, tb/tb.v; data are read at run time from mem/), in
+`$NEURODEPLOY_CACHE/verilator/<hash>/Vtb` (default `~/.cache/neurodeploy`), so a second run of
+the same design skips the 5-6 s build.
+"""
 
 from __future__ import annotations
 
+import hashlib
+import os
+import shutil
 import subprocess
 import tempfile
 from dataclasses import dataclass
@@ -16,6 +25,29 @@ from neurodeploy.targets.fpga.microcode import Microcode
 from neurodeploy.targets.fpga.verilog import DESIGN_FILES, write_inputs
 
 SIMULATORS = ("iverilog", "verilator")
+VERILATOR_FLAGS = ("--binary", "-Wno-fatal", "-Wno-lint", "-Wno-style", "--top-module", "tb",
+                   "-o", "Vtb", "--Mdir", "obj")
+
+
+def cache_root() -> Path:
+    return Path(os.environ.get("NEURODEPLOY_CACHE", Path.home() / ".cache" / "neurodeploy"))
+
+
+def _verilated(work: Path, sources: list[str]) -> Path:
+    """The Verilator binary of `sources` in `work`: from the cache, or built and cached."""
+    digest = hashlib.sha256(_run(["verilator", "--version"], work, "verilator").encode())
+    digest.update("\0".join(VERILATOR_FLAGS).encode())
+    for source in sources:
+        digest.update(b"\0" + (work / source).read_bytes())
+    cached = cache_root() / "verilator" / digest.hexdigest() / "Vtb"
+    if cached.is_file():
+        return cached
+    _run(["verilator", *VERILATOR_FLAGS, *sources], work, "verilator build")
+    cached.parent.mkdir(parents=True, exist_ok=True)
+    partial = cached.with_name(f"Vtb.{os.getpid()}.partial")
+    shutil.copy2(work / "obj" / "Vtb", partial)
+    os.replace(partial, cached)  # atomic: concurrent builds of one design both end well
+    return cached
 
 
 def _run(command: list[str], cwd: Path, what: str) -> str:
@@ -72,9 +104,7 @@ def run_rtl(program: Microcode, design: Path, x_int: np.ndarray, simulator: str,
                  "iverilog compilation")
             log = _run(["vvp", "-n", "sim.vvp", *plusargs], work, "iverilog simulation")
         else:
-            _run(["verilator", "--binary", "-Wno-fatal", "-Wno-lint", "-Wno-style", "--top-module",
-                  "tb", "-o", "Vtb", "--Mdir", "obj", *sources], work, "verilator build")
-            log = _run([str(work / "obj" / "Vtb"), *plusargs], work, "verilator simulation")
+            log = _run([str(_verilated(work, sources)), *plusargs], work, "verilator simulation")
         outputs = _read_words(work / "output.txt", steps, batch, program.output_size, "outputs")
         memory = None
         if vectors:

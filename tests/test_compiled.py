@@ -1,0 +1,192 @@
+"""The compiled neuron kernels against the reference kernels of `neurodeploy.program.kernels`.
+
+The reference is the node's own `step` (numpy, every value in int64) looped over time after the
+`Requantize.apply` of the accumulator: the specification. The compiled kernel must give the same
+outputs, final states, saturation counts, events and sums bit for bit over random shapes (up to
+several parallel jobs per sample), state widths 2..32, accumulators of every dtype the engine
+passes, shifts both ways, biases past int32, thresholds and starting states at the format's edges.
+A hypothesis test shrinks a failure; a bulk test runs CASES edge-heavy neurons per kind and mode
+in one call each and asserts 0 mismatching neurons. The engine test compares whole networks run
+with and without the compiled path. The compiled input quantization and event-driven
+accumulation are compared with `InputFormat.quantize` and `Dense.apply` / `Dense.apply_events`.
+"""
+
+from __future__ import annotations
+
+from types import SimpleNamespace
+
+import numpy as np
+import pytest
+from conftest import model_path
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from int_cases import edge_integers
+
+import neurodeploy as nd
+from neurodeploy.engine import compiled
+from neurodeploy.engine.events import dense_events
+from neurodeploy.engine.fused import run_neuron
+from neurodeploy.engine.golden import quantize_input, simulate_program
+from neurodeploy.program.formats import Format
+from neurodeploy.program.graph import InputFormat
+from neurodeploy.program.neurons import IAF, LI, LIF, CubaLIF
+from neurodeploy.program.node import Tally
+from neurodeploy.program.synapses import Dense, Requantize
+
+CASES = 100_000
+
+
+@pytest.fixture(scope="module", autouse=True)
+def parallel_always():
+    """Every kernel call here runs on the thread pool, split in (sample, neuron block) jobs, as
+    large runs do (small ones run serially: `compiled.PARALLEL_WORK`)."""
+    previous, compiled.PARALLEL_WORK = compiled.PARALLEL_WORK, 0
+    yield
+    compiled.PARALLEL_WORK = previous
+KINDS = ("iaf", "lif", "cubalif", "li")
+ACC_DTYPES = (np.float32, np.float64, np.int8, np.int32, np.int64)
+
+
+def make_node(kind: str, rng: np.random.Generator, n: int, bits: int, mode: int) -> object:
+    """A node of `kind` with per-neuron constants drawn edge-heavy; `mode` picks its options."""
+    fmt = Format(bits)
+    theta = edge_integers(rng, 1, fmt.hi, n, (fmt.hi // 2, 2))
+    q12 = edge_integers(rng, 0, 4096, n, (2048, 4095))
+    unit = np.ones(n)
+    reset = ("subtract", "zero")[mode % 2]
+    if kind == "iaf":
+        min_v = edge_integers(rng, fmt.lo, 0, n, (fmt.lo + 1,)) if mode & 4 else None
+        multi = bool(mode & 2)
+        return IAF(theta, "multi" if multi else "single", reset, not multi and bool(mode & 8),
+                   min_v, fmt, unit)
+    if kind == "lif":
+        return LIF(q12, theta, reset, bool(mode & 2), fmt, unit)
+    if kind == "cubalif":
+        return CubaLIF(edge_integers(rng, 0, 4096, n, (4095,)), q12, theta, reset, bool(mode & 2),
+                       fmt, unit)
+    return LI(edge_integers(rng, -4096, 8192, n, (4096, 4095)), fmt, unit)
+
+
+def accumulator(rng: np.random.Generator, shape: tuple[int, ...], dtype: type, shift: int
+                ) -> np.ndarray:
+    """Edge-heavy integers the dtype holds exactly, small enough that acc << shift < 2^59."""
+    top = {np.float32: (1 << 24) - 1, np.int8: 127}.get(dtype, (1 << 31) - 1)
+    if shift > 0:
+        top = min(top, (1 << (59 - shift)) - 1)
+    values = edge_integers(rng, -top, top, int(np.prod(shape)), (1 << 12, 1 << 20))
+    return values.reshape(shape).astype(dtype)
+
+
+def reference(node, acc: np.ndarray, requantize: Requantize, state: tuple) -> tuple:
+    """Requantize.apply, then node.step over time: outputs, state, saturations."""
+    inp = requantize.apply(acc, float(1 << 62))
+    tally, outputs = Tally(), []
+    for t in range(acc.shape[0]):
+        out, state = node.step(state, inp[t].astype(np.int64), tally)
+        outputs.append(out)
+    return np.stack(outputs), tuple(np.asarray(s, np.int64) for s in state), tally.saturated
+
+
+def start_state(node, rng: np.random.Generator, batch: int, n: int) -> tuple:
+    return tuple(edge_integers(rng, node.state.lo, node.state.hi, batch * n,
+                               (node.state.lo + 1, node.state.hi - 1)).reshape(batch, n)
+                 for _ in node.state_names)
+
+
+def check(kind: str, seed: int, steps: int, batch: int, n: int, bits: int, mode: int,
+          dtype: type, shift: int) -> int:
+    """Run both on one random case; return the number of mismatching neurons."""
+    rng = np.random.default_rng(seed)
+    node = make_node(kind, rng, n, bits, mode)
+    acc = accumulator(rng, (steps, batch, n), dtype, shift)
+    requantize = Requantize(shift, edge_integers(rng, -(1 << 40), 1 << 40, n, (1 << 31,)))
+    state = start_state(node, rng, batch, n)
+    want, want_state, want_saturated = reference(node, acc, requantize, state)
+    got = run_neuron(node, acc, requantize, state, np.int64)
+    assert got.saturated == want_saturated
+    assert np.array_equal(got.events, (want != 0).sum(axis=2))
+    if kind != "li":
+        assert np.array_equal(got.sums, want.sum(axis=2))
+    bad = (got.output != want).any(axis=(0, 1))
+    for mine, theirs in zip(got.state, want_state, strict=True):
+        bad |= (mine != theirs).any(axis=0)
+    return int(bad.sum())
+
+
+@settings(max_examples=300, deadline=None)
+@given(kind=st.sampled_from(KINDS), seed=st.integers(0, 2**32 - 1), steps=st.integers(1, 6),
+       batch=st.integers(1, 3), n=st.one_of(st.integers(1, 8), st.integers(60, 300)),
+       bits=st.one_of(st.sampled_from([2, 3, 31, 32]), st.integers(2, 32)),
+       mode=st.integers(0, 15), dtype=st.sampled_from(ACC_DTYPES),
+       shift=st.one_of(st.sampled_from([0, -1, 1, -31, 28]), st.integers(-31, 28)))
+def test_compiled_kernel_equals_reference(kind, seed, steps, batch, n, bits, mode, dtype, shift):
+    assert check(kind, seed, steps, batch, n, bits, mode, dtype, shift) == 0
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_compiled_kernel_equals_reference_on_bulk_edge_cases(kind):
+    """CASES neurons per kind, shared among modes, widths and dtypes: 0 mismatches."""
+    rng = np.random.default_rng(sum(map(ord, kind)))
+    checked = bad = 0
+    groups = [(mode, bits, dtype) for mode in range(16) for bits in (2, 3, 8, 16, 24, 31, 32)
+              for dtype in (np.float32, np.int32, np.int64)]
+    per_group = CASES // len(groups) + 1
+    for index, (mode, bits, dtype) in enumerate(groups):
+        shift = int(rng.integers(-20, 20))
+        bad += check(kind, index, 4, 2, per_group // 2 + 1, bits, mode, dtype, shift)
+        checked += 2 * (per_group // 2 + 1)
+    assert checked >= CASES and bad == 0
+
+
+@pytest.mark.parametrize("kind", ["iaf", "lif"])
+def test_engine_compiled_path_equals_stepping_path(kind, digits_test):
+    """Whole networks: the compiled, fused path (default) equals the Python stepping path
+    (taken when states are recorded) in outputs, events, sums and saturations."""
+    x, _ = digits_test
+    program = nd.convert(nd.load(model_path(kind)), target="sim", data=x, weight_bits=6,
+                         state_bits=10)
+    fast = simulate_program(program, x)
+    slow = simulate_program(program, x, record_states=True)
+    assert np.array_equal(fast.output, slow.output)
+    for name in program.stateful_nodes:
+        assert np.array_equal(fast.events[name], slow.events[name])
+        assert np.array_equal(fast.spikes[name], slow.spikes[name])
+        assert fast.tallies[name] == slow.tallies[name]
+
+
+@settings(max_examples=200, deadline=None)
+@given(seed=st.integers(0, 2**32 - 1), bits=st.integers(2, 24), window=st.booleans(),
+       half_even=st.booleans(), exponent=st.integers(-12, 6), size=st.integers(1, 3000))
+def test_compiled_input_quantization_equals_reference(seed, bits, window, half_even, exponent,
+                                                      size):
+    """quantize_input == InputFormat.quantize (values, dtype, saturation counts), with ties."""
+    rng = np.random.default_rng(seed)
+    scale = 2.0 ** exponent if window else float(rng.uniform(0.01, 3.0))
+    fmt = InputFormat((size,), scale, bits, window, "half even" if half_even else "half up")
+    x = (rng.standard_normal((3, 2, size)) * scale * (1 << bits)).astype(np.float32)
+    ties = x.reshape(-1)[::3]  # a view: exact ties k + 1/2 (and some beyond the format)
+    ties[:] = (rng.integers(-(1 << bits), 1 << bits, ties.size) + 0.5) * scale
+    program = SimpleNamespace(input=fmt)
+    want_tally, got_tally = Tally(), Tally()
+    want = fmt.quantize(x, want_tally)
+    got = quantize_input(program, x, got_tally)
+    assert got.dtype == want.dtype and np.array_equal(got, want) and got_tally == want_tally
+
+
+@settings(max_examples=200, deadline=None)
+@given(seed=st.integers(0, 2**32 - 1), rows=st.integers(1, 40), inputs=st.integers(1, 300),
+       outputs=st.integers(1, 70), weight_bits=st.sampled_from([2, 8, 16]),
+       density=st.floats(0, 1), graded=st.booleans())
+def test_compiled_event_accumulation_equals_dense_and_reference(seed, rows, inputs, outputs,
+                                                               weight_bits, density, graded):
+    """dense_events == Dense.apply == Dense.apply_events, int32 and int64 accumulators."""
+    rng = np.random.default_rng(seed)
+    top = (1 << (weight_bits - 1)) - 1
+    weight = edge_integers(rng, -top, top, outputs * inputs).reshape(outputs, inputs)
+    node = Dense(weight.astype(np.int8 if weight_bits <= 8 else np.int16))
+    bound = float(1 << 20) if graded else 1.0
+    x = rng.integers(-int(bound), int(bound) + 1, (rows, 1, inputs))
+    x = (x * (rng.random(x.shape) < density)).astype(np.float64 if graded else np.int8)
+    got = dense_events(node, x, bound)
+    assert np.array_equal(got, node.apply(x, bound))
+    assert np.array_equal(got, node.apply_events(x))
