@@ -133,9 +133,11 @@ class Network:
 
     @property
     def is_chain(self) -> bool:
-        """True for input -> n1 -> n2 -> ... -> output with no other edges."""
-        expected = [Edge(a, b) for a, b in zip([INPUT, *self.order[:-1]], self.order, strict=True)]
-        return list(self.edges) == expected and self.output == self.order[-1]
+        """True for input -> n1 -> n2 -> ... -> output with no other edges (in any order: NIR
+        files list edges unordered)."""
+        expected = {Edge(a, b) for a, b in zip([INPUT, *self.order[:-1]], self.order, strict=True)}
+        return (len(self.edges) == len(expected) and set(self.edges) == expected
+                and self.output == self.order[-1])
 
     def as_chain(self, what: str) -> list[Layer]:
         """The layers in order, or a one-line error when the network is not a plain chain."""

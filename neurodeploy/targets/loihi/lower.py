@@ -23,6 +23,7 @@ import numpy as np
 
 from neurodeploy import ir
 from neurodeploy.errors import UnsupportedModelError
+from neurodeploy.ir.compose import NotComposable, compose_linear
 from neurodeploy.program.calibrate import Calibration
 from neurodeploy.program.formats import int_dtype, round_half_up
 from neurodeploy.program.graph import InputFormat, Program
@@ -119,10 +120,7 @@ def unsupported_parts(network: ir.Network) -> list[str]:
     last = network.neuron_layers[-1].name if network.neuron_layers else None
     for layer in network.layers:
         node, name = layer.node, layer.name
-        if isinstance(node, ir.AvgPool2d | ir.SumPool2d):
-            problems.append(f"layer '{name}': netx layers have no pooling; use strided "
-                            "convolutions for loihi")
-        elif isinstance(node, ir.GRU):
+        if isinstance(node, ir.GRU):
             problems.append(f"layer '{name}' is a GRU: use --target fpga")
         elif isinstance(node, ir.SRC) or (isinstance(node, ir.SNU) and node.soft):
             problems.append(f"layer '{name}' is an {ir.neuron_kind(node)}: its graded spikes and "
@@ -136,15 +134,40 @@ def unsupported_parts(network: ir.Network) -> list[str]:
     return problems
 
 
-def _weighted(path: Path, name: str) -> ir.Affine | ir.Conv2d:
+Steps = tuple[tuple[str, object, int], ...]
+
+
+def _linear(path: Path, name: str, source_shape: tuple[int, ...]
+            ) -> tuple[Steps, np.ndarray, np.ndarray | None]:
+    """(steps, real weight, real bias) of the path into `name`. netx has no pooling layer: a
+    path with pools becomes one Conv2d, or Flatten + Dense, that computes the same (exact; see
+    `ir.compose`), the pools' window sums or means folded into the weights."""
     pools = [step for step, node, _ in path.steps if isinstance(node, ir.AvgPool2d | ir.SumPool2d)]
-    if pools:
-        raise UnsupportedModelError(f"layer '{pools[0]}': netx layers have no pooling; use "
-                                    "strided convolutions for loihi")
-    if path.weighted is None:
-        raise UnsupportedModelError(f"layer '{name}' needs exactly one Linear or Conv2d before it "
-                                    "on loihi")
-    return path.weighted
+    if not pools:
+        if path.weighted is None:
+            raise UnsupportedModelError(f"layer '{name}' needs a Linear or Conv2d before it on "
+                                        "loihi")
+        return path.steps, path.effective_weight(), path.bias
+    if any(delay for _, _, delay in path.steps[1:]):
+        raise UnsupportedModelError(f"layer '{pools[0]}': pooling is folded into the weights "
+                                    "next to it, which needs no delay between them")
+    try:
+        composite = compose_linear([node for _, node, _ in path.steps], source_shape)
+    except NotComposable as exc:
+        raise UnsupportedModelError(f"layer '{pools[0]}': loihi folds pooling into the weights "
+                                    f"next to it, but here {exc}; remove the padding") from None
+    names = [step for step, node, _ in path.steps if isinstance(node, ir.Affine | ir.Conv2d)]
+    weighted = names[0] if names else pools[0]
+    first_delay = path.steps[0][2]
+    if isinstance(composite, ir.Conv2d):
+        steps: Steps = ((weighted, composite, first_delay),)
+    elif len(source_shape) == 1:
+        steps = ((weighted, composite, first_delay),)
+    else:
+        flatten = next((step for step, node, _ in path.steps if isinstance(node, ir.Flatten)),
+                       f"{weighted}.flatten")
+        steps = ((flatten, ir.Flatten(), first_delay), (weighted, composite, 0))
+    return steps, composite.weight, composite.bias
 
 
 def lower_to_loihi(network: ir.Network, calibration: Calibration, spec: LoihiSpec,
@@ -173,10 +196,11 @@ def lower_to_loihi(network: ir.Network, calibration: Calibration, spec: LoihiSpe
             neuron.node, name, index == len(neurons) - 1)
         notes += approximations
         (path,) = neuron_paths(network, name)
-        _weighted(path, name)  # refuses pools and paths without weights
+        source_shape = (network.input_shape if path.source == ir.INPUT
+                        else network.output_shape_of(path.source))
+        steps, weight, bias = _linear(path, name, source_shape)
         shape = network.output_shape_of(name)
         gain, threshold = _equalise(threshold, shape, name)
-        weight, bias = path.effective_weight(), path.bias
         real_weight = weight * gain.reshape(-1, *([1] * (weight.ndim - 1)))
         real_bias = None if bias is None else bias * gain
         if real_bias is not None and isinstance(neuron.node, ir.CubaLIF) and np.any(real_bias):
@@ -190,7 +214,7 @@ def lower_to_loihi(network: ir.Network, calibration: Calibration, spec: LoihiSpe
         weight = np.clip(round_half_up(real_weight / scale), -qmax, qmax).astype(
             int_dtype(weight_bits))
         previous = path.source
-        for step_name, node, delay in path.steps:
+        for step_name, node, delay in steps:
             if isinstance(node, ir.BatchNorm):
                 continue  # folded into the weights before it
             if isinstance(node, ir.Flatten):

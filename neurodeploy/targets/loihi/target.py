@@ -66,11 +66,10 @@ def _fan_in(program: Program, name: str) -> tuple[int, int]:
     return 0, 0
 
 
-def place(program: Program, spec: LoihiSpec) -> Placement:
-    """Per layer: cores, chips, compartments and synaptic memory per core, axons."""
-    bits = int(program.options.get("weight_bits", 8))
-    multi_chip = bool(program.options.get("multi_chip", False))
-    names = program.stateful_nodes
+def _core_counts(program: Program, spec: LoihiSpec, names: list[str], bits: int) -> list[int]:
+    """Cores per layer: enough for its compartments and synaptic memory, then, from the last
+    layer back, enough that no core's neurons need more output axons (one per neuron and
+    destination core) than a core has."""
     counts = []
     for name in names:
         fan_in, axons = _fan_in(program, name)
@@ -84,14 +83,29 @@ def place(program: Program, spec: LoihiSpec) -> Placement:
         size = program.size(name)
         by_memory = spec.synapse_memory_bytes // per_neuron if per_neuron else size
         counts.append(math.ceil(size / min(spec.compartments_per_core, by_memory)))
+    for index in range(len(names) - 2, -1, -1):
+        destinations = counts[index + 1]
+        if destinations > spec.max_output_axons:
+            raise ResourceLimitError(f"layer '{names[index]}' feeds {destinations} cores; a "
+                                     f"neuron has at most {spec.max_output_axons} output axons")
+        per_core = spec.max_output_axons // destinations
+        counts[index] = max(counts[index], math.ceil(program.size(names[index]) / per_core))
+    return counts
+
+
+def place(program: Program, spec: LoihiSpec) -> Placement:
+    """Per layer: cores, chips, compartments and synaptic memory per core, axons. A layer is
+    split over as many cores as its compartments, synaptic memory and output axons need, and
+    the cores over chips (128 each) with the multi_chip option."""
+    bits = int(program.options.get("weight_bits", 8))
+    multi_chip = bool(program.options.get("multi_chip", False))
+    names = program.stateful_nodes
+    counts = _core_counts(program, spec, names, bits)
     placed, next_core = [], 0
     for index, (name, count) in enumerate(zip(names, counts, strict=True)):
         size = program.size(name)
         per_core = math.ceil(size / count)
         out_axons = per_core * (counts[index + 1] if index + 1 < len(counts) else 1)
-        if out_axons > spec.max_output_axons:
-            raise ResourceLimitError(f"layer '{name}' needs {out_axons} output axons per "
-                                     f"core, more than Loihi's {spec.max_output_axons}")
         cores = tuple(range(next_core, next_core + count))
         next_core += count
         fan_in, axons = _fan_in(program, name)
