@@ -185,7 +185,7 @@ def convert(model: Path, target: str, output: Path | None, data: Path | None,
     from neurodeploy.targets.registry import get_target
 
     refuse_early(model, get_target(target), how)  # before the heavy imports below
-    from neurodeploy.pipeline import deploy, split_calibration
+    from neurodeploy.pipeline import DEPLOY_PHASES, deploy, split_calibration
 
     out = output or Path(f"{model.stem}-{target}")
     check_output_directory(out, (model, data, calib))
@@ -198,8 +198,10 @@ def convert(model: Path, target: str, output: Path | None, data: Path | None,
         calibration, x, y, source = split_calibration(x, y, calib_split)
     options = {"weight_bits": weight_bits, "state_bits": state_bits,
                "activation_bits": activation_bits, "lanes": lanes, "multi_chip": multi_chip}
-    report = deploy(network, target, out, x, y, {k: v for k, v in options.items() if v is not None},
-                    (model, data, calib), calibration, source)
+    with _progress(len(DEPLOY_PHASES), "converting") as advance:
+        report = deploy(network, target, out, x, y,
+                        {k: v for k, v in options.items() if v is not None},
+                        (model, data, calib), calibration, source, advance)
     if as_json:
         click.echo(json.dumps(report, indent=1, sort_keys=True))
         return
@@ -321,12 +323,14 @@ def report(model: Path, data: Path, target: str, bits: tuple[int, ...],
 
 @contextmanager
 def _progress(length: int, label: str):
-    """A progress bar for people (stderr a terminal); piped stderr keeps errors to one line."""
+    """A progress bar for people (stderr a terminal); piped stderr keeps errors to one line.
+    Yields `advance(phase=None)`: one step, naming the phase just done when given."""
     if not sys.stderr.isatty():
-        yield lambda: None
+        yield lambda phase=None: None
         return
-    with click.progressbar(length=length, label=label, file=sys.stderr) as bar:
-        yield lambda: bar.update(1)
+    with click.progressbar(length=length, label=label, file=sys.stderr,
+                           item_show_func=lambda phase: phase) as bar:
+        yield lambda phase=None: bar.update(1, phase)
 
 
 @main.command()
@@ -350,6 +354,7 @@ def ann2snn(ann: Path, data: Path, output: Path | None, timesteps: int, spike: s
     """Convert a ReLU ANN (.pt or .onnx) into an SNN of IAF neurons; writes it and a report."""
     from neurodeploy.artifacts import check_output_files, output_files
     from neurodeploy.frontend.ann2snn import ann2snn as convert_ann
+    from neurodeploy.frontend.ann2snn import conversion_phases
     from neurodeploy.io.data import read_static
     from neurodeploy.report.ann2snn import write_conversion
 
@@ -358,8 +363,9 @@ def ann2snn(ann: Path, data: Path, output: Path | None, timesteps: int, spike: s
         raise_usage(f"-o must end in .pt or .nir, got {out.name}")
     check_output_files(out, (ann, data))
     x, y = read_static(data, encoding)
-    conversion = convert_ann(torch_source(ann, how), x, y, timesteps=timesteps, spike=spike,
-                             percentile=percentile, encoding=encoding)
+    with _progress(conversion_phases(y is not None, timesteps), "ann2snn") as advance:
+        conversion = convert_ann(torch_source(ann, how), x, y, timesteps=timesteps, spike=spike,
+                                 percentile=percentile, encoding=encoding, progress=advance)
     with output_files(out, (ann, data)) as staging:
         names = write_conversion(conversion, staging, out.name)
     report = conversion.report

@@ -39,6 +39,11 @@ SAME_DATA = ("the evaluation data: calibration and evaluation overlap, so figure
              "pass --calib FILE or --calib-split F")
 
 
+#: the phases `deploy` reports, in order (the cycle simulation only on targets that have one)
+DEPLOY_PHASES = ("quantized", "float reference", "golden model", "mapping, cost, report",
+                 "cycle simulation", "written")
+
+
 def calibration_note(same: bool, note: str | None = None) -> str:
     """How the calibration data relate to the evaluation data, for the report."""
     return SAME_DATA if same else note or "separate calibration data"
@@ -63,33 +68,48 @@ def evaluate(network: ir.Network, program: Program, x: np.ndarray,
     return assess(network, program, x, labels)[0]
 
 
-def assess(network: ir.Network, program: Program, x: np.ndarray, labels: np.ndarray | None
-           ) -> tuple[dict, SimulationResult]:
+Progress = Callable[[str], None]
+"""Called with the name of each phase as it finishes (a progress bar's step)."""
+
+
+def _quiet(_: str) -> None:
+    """No progress shown."""
+
+
+def assess(network: ir.Network, program: Program, x: np.ndarray, labels: np.ndarray | None,
+           progress: Progress = _quiet) -> tuple[dict, SimulationResult]:
     """The report, and the golden run it came from (outputs and states recorded)."""
     target = get_target(program.target)
     reference = simulate_network(network, x, record_states=True, record_outputs=True)
+    progress("float reference")
     deployed = simulate_program(program, x, record_states=True, record_outputs=True)
+    progress("golden model")
     placement = target.place(program)
     cost = target.cost(program, deployed, placement)
     report = build_report(network, program, reference, deployed, placement, cost, labels)
+    progress("mapping, cost, report")
     simulate = getattr(target, "cycle_simulation", None)
     if simulate is not None:
         report["cycle_simulation"] = simulate(program, deployed, placement, x, cost).summary()
+        progress("cycle simulation")
     return report, deployed
 
 
 def deploy(network: ir.Network, target: str, out: Path, x: np.ndarray, labels: np.ndarray | None,
            options: dict, inputs: Sequence[Path | None] = (),
-           calibration: np.ndarray | None = None, calibration_source: str | None = None) -> dict:
+           calibration: np.ndarray | None = None, calibration_source: str | None = None,
+           progress: Progress = _quiet) -> dict:
     """Convert (calibrating on `calibration`, or on `x` when None) and evaluate on `x`; write
     OUT/: model.nir, program.{json,npz,nir}, the target's artifacts, mapping.json,
     report.{json,md} and last neurodeploy-manifest.json. OUT is swapped in whole
     (`neurodeploy.artifacts.output_directory`): it may not hold or be one of `inputs` (the files
-    the network and data came from). Returns the report."""
+    the network and data came from). `progress` hears each of the DEPLOY_PHASES as it ends.
+    Returns the report."""
     x = check_input(x, network.input_shape)
     calibration = x if calibration is None else check_input(calibration, network.input_shape)
     program = convert(network, target, calibration, **options)
-    report, deployed = assess(network, program, x, labels)
+    progress("quantized")
+    report, deployed = assess(network, program, x, labels, progress)
     report["calibration"] = {"samples": int(min(calibration.shape[1], MAX_SAMPLES)),
                              "data": calibration_note(calibration is x, calibration_source)}
     with output_directory(Path(out), inputs, OutputKind.CONVERT) as staging:
@@ -103,6 +123,7 @@ def deploy(network: ir.Network, target: str, out: Path, x: np.ndarray, labels: n
         markdown = render_markdown(report)
         (staging / "report.md").write_text(markdown)
         (staging / "report.html").write_text(deployment_html(report, deployed, markdown))
+    progress("written")
     return report
 
 
@@ -229,4 +250,4 @@ def snn_from_ann(source: Path | object, data_path: Path, timesteps: int | None
 
 
 __all__ = ["assess", "bit_sweep", "calibration_note", "deploy", "evaluate", "is_ann", "merge_sweeps",
-           "snn_from_ann", "split_calibration", "sweep_row"]
+           "snn_from_ann", "split_calibration", "sweep_row", "DEPLOY_PHASES", "Progress"]

@@ -22,6 +22,7 @@ steps, fires about T * relu(I) / threshold times: its rate approximates ReLU. Th
 from __future__ import annotations
 
 import copy
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -286,7 +287,8 @@ def _spikes(network: ir.Network, x_timed: np.ndarray) -> float:
 def ann2snn(ann: object, data: np.ndarray, labels: np.ndarray | None = None,
             timesteps: int = 32, spike: str = "single", percentile: float = 99.9,
             encoding: str = "direct", normalize: bool | None = None,
-            balance_thresholds: bool = True, calibration_samples: int = 512) -> Conversion:
+            balance_thresholds: bool = True, calibration_samples: int = 512,
+            progress: Callable[[str], None] = lambda phase: None) -> Conversion:
     """Convert a ReLU ANN (nn.Module, .pt or .onnx) into an SNN of IAF neurons.
 
     `data` is static input `(B, *features)` used for calibration (and, with `labels`, for the
@@ -294,6 +296,7 @@ def ann2snn(ann: object, data: np.ndarray, labels: np.ndarray | None = None,
     the value as a constant current, or "rate": Bernoulli spikes). `normalize` defaults to True
     for single-spike neurons (their rate saturates at one spike per step) and False for
     multi-spike ones (no ceiling: normalising would only coarsen their resolution).
+    `progress` hears each phase as it ends (`conversion_phases` of them).
     """
     if spike not in ("single", "multi"):
         raise UnsupportedModelError(f"spike must be single or multi, got {spike!r}")
@@ -301,35 +304,50 @@ def ann2snn(ann: object, data: np.ndarray, labels: np.ndarray | None = None,
         normalize = spike == "single"
     x = np.asarray(data, dtype=np.float32)
     model_ann, input_shape = load_ann(ann, x)
+    progress("loaded")
     calibration = torch.from_numpy(x[:calibration_samples])
     normalised, factors = normalise(model_ann, calibration, percentile) if normalize else (
         copy.deepcopy(model_ann), [])
+    progress("normalised")
     snn = spiking_model(normalised, spike, input_shape)
     timed_calibration = torch.from_numpy(encode(x[:calibration_samples], timesteps, encoding))
     scales = balance(snn, normalised, calibration, timed_calibration) if balance_thresholds else []
+    progress("thresholds balanced")
     network = network_from_torch(snn, input_shape)
     report = {"timesteps": timesteps, "spike": spike, "encoding": encoding,
               "percentile": percentile, "normalised": normalize, "normalisation": factors,
               "balancing": scales,
               "spikes_per_inference": _spikes(network, encode(x, timesteps, encoding))}
+    progress("spikes counted")
     if labels is not None:
         report.update(_accuracy_report(model_ann, normalised, snn, x, np.asarray(labels), spike,
-                                       encoding, timesteps, input_shape))
+                                       encoding, timesteps, input_shape, progress))
     return Conversion(network, snn, report)
+
+
+def _curve_steps(timesteps: int) -> list[int]:
+    return sorted(set(TIMESTEP_CURVE) | {timesteps})
+
+
+def conversion_phases(labelled: bool, timesteps: int) -> int:
+    """How many phases `ann2snn` reports: four, and one per point of the accuracy curve."""
+    return 4 + (len(_curve_steps(timesteps)) if labelled else 0)
 
 
 def _accuracy_report(ann: nn.Sequential, normalised: nn.Sequential, snn: ndnn.Sequential,
                      x: np.ndarray, labels: np.ndarray, spike: str, encoding: str,
-                     timesteps: int, input_shape: tuple[int, ...]) -> dict:
+                     timesteps: int, input_shape: tuple[int, ...],
+                     progress: Callable[[str], None]) -> dict:
     with torch.no_grad():
         ann_accuracy = float((ann(torch.from_numpy(x)).argmax(dim=1).numpy() == labels).mean())
     plain = spiking_model(ann, spike, input_shape)
     curve = {"timesteps": [], "plain": [], "converted": []}
-    for steps in sorted(set(TIMESTEP_CURVE) | {timesteps}):
+    for steps in _curve_steps(timesteps):
         timed = torch.from_numpy(encode(x, steps, encoding))
         curve["timesteps"].append(steps)
         curve["plain"].append(_accuracy(plain, timed, labels))
         curve["converted"].append(_accuracy(snn, timed, labels))
+        progress(f"accuracy at T={steps}")
     at = curve["timesteps"].index(timesteps)
     return {"ann_accuracy": ann_accuracy, "snn_accuracy": curve["converted"][at],
             "plain_accuracy": curve["plain"][at], "curve": curve,
