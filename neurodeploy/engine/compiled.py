@@ -64,6 +64,16 @@ def _mul_q12(x: int, multiplier: int) -> int:
 
 
 @njit(inline="always")
+def _saturate(x: int, lo: int, hi: int) -> tuple[int, int]:
+    """(x saturated to [lo, hi], 1 where that clipped it else 0)."""
+    if x > hi:
+        return hi, 1
+    if x < lo:
+        return lo, 1
+    return x, 0
+
+
+@njit(inline="always")
 def _span(job: int, blocks: int, n: int) -> tuple[int, int, int, int]:
     """(sample, block, first neuron, end) of a job."""
     size = (n + blocks - 1) // blocks
@@ -85,10 +95,8 @@ def iaf_run(acc, shift, bias, threshold, min_v, has_min, lo, hi, multi, subtract
             count, total = 0, 0
             for k in range(start, stop):
                 value = v[b, k] + _requantize(acc[t, b, k], shift, bias[k])
-                if value > hi:
-                    value, clipped = hi, clipped + 1
-                elif value < lo:
-                    value, clipped = lo, clipped + 1
+                value, hit = _saturate(value, lo, hi)
+                clipped += hit
                 theta = threshold[k]
                 spikes = 0
                 if (value > theta) if strict else (value >= theta):
@@ -124,18 +132,14 @@ def lif_run(acc, shift, bias, beta, threshold, lo, hi, subtract, reset_delay,
                     value = _mul_q12(value, beta[k]) + inp - before * theta
                 else:
                     value = _mul_q12(value * (1 - before), beta[k]) + inp
-                if value > hi:
-                    value, clipped = hi, clipped + 1
-                elif value < lo:
-                    value, clipped = lo, clipped + 1
+                value, hit = _saturate(value, lo, hi)
+                clipped += hit
                 spike = 1 if value > theta else 0
                 if not reset_delay:
                     undone = spike - before
                     value = value - undone * theta if subtract else value * (1 - undone)
-                    if value > hi:
-                        value, clipped = hi, clipped + 1
-                    elif value < lo:
-                        value, clipped = lo, clipped + 1
+                    value, hit = _saturate(value, lo, hi)
+                    clipped += hit
                 m[b, k] = value
                 out[t, b, k] = spike
                 count += spike
@@ -158,24 +162,18 @@ def cuba_lif_run(acc, shift, bias, alpha, beta, threshold, lo, hi, subtract, res
                 theta, value = threshold[k], v[b, k]
                 before = 1 if value > theta else 0
                 current = _mul_q12(i[b, k], alpha[k]) + _requantize(acc[t, b, k], shift, bias[k])
-                if current > hi:
-                    current, clipped = hi, clipped + 1
-                elif current < lo:
-                    current, clipped = lo, clipped + 1
+                current, hit = _saturate(current, lo, hi)
+                clipped += hit
                 value = _mul_q12(value, beta[k]) + current
                 value = value - before * theta if subtract else value * (1 - before)
-                if value > hi:
-                    value, clipped = hi, clipped + 1
-                elif value < lo:
-                    value, clipped = lo, clipped + 1
+                value, hit = _saturate(value, lo, hi)
+                clipped += hit
                 spike = 1 if value > theta else 0
                 if not reset_delay:
                     undone = spike - before
                     value = value - undone * theta if subtract else value * (1 - undone)
-                    if value > hi:
-                        value, clipped = hi, clipped + 1
-                    elif value < lo:
-                        value, clipped = lo, clipped + 1
+                    value, hit = _saturate(value, lo, hi)
+                    clipped += hit
                 i[b, k], v[b, k] = current, value
                 out[t, b, k] = spike
                 count += spike
@@ -194,10 +192,8 @@ def li_run(acc, shift, bias, alpha, lo, hi, v, out, events, sums, saturated, blo
             count = 0
             for k in range(start, stop):
                 value = _mul_q12(v[b, k], alpha[k]) + _requantize(acc[t, b, k], shift, bias[k])
-                if value > hi:
-                    value, clipped = hi, clipped + 1
-                elif value < lo:
-                    value, clipped = lo, clipped + 1
+                value, hit = _saturate(value, lo, hi)
+                clipped += hit
                 v[b, k] = value
                 out[t, b, k] = value
                 if value != 0:
