@@ -41,7 +41,8 @@ from neurodeploy.targets.base import (
 from neurodeploy.targets.loihi.cycles import time_profile
 from neurodeploy.targets.loihi.lava import LavaExecutor
 from neurodeploy.targets.loihi.lower import lower_to_loihi, unsupported_parts
-from neurodeploy.targets.loihi.netx import read_netx, write_netx
+from neurodeploy.targets.loihi.netx import write_netx
+from neurodeploy.targets.loihi.netx_read import read_netx
 from neurodeploy.targets.loihi.nodes import STATE_BITS
 from neurodeploy.targets.loihi.spec import LoihiSpec
 
