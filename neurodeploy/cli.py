@@ -179,8 +179,11 @@ def convert(model: Path, target: str, output: Path | None, data: Path | None,
     """Convert MODEL for a target; writes OUT/ with model.nir, the program, reports.
 
     MODEL may also be a ReLU ANN (.onnx, or a .pt with ReLU layers): it is converted to a
-    single-spike SNN first (see `ann2snn`; direct input over --timesteps, default 32).
+    single-spike SNN first (see `ann2snn`; direct input over --timesteps, default 32). A netx
+    .net keeps its integers for --target loihi (--data only evaluates it); other targets
+    quantize the float network it computes.
     """
+    from neurodeploy.api import is_artifact
     from neurodeploy.artifacts import check_output_directory
     from neurodeploy.targets.registry import get_target
 
@@ -198,8 +201,9 @@ def convert(model: Path, target: str, output: Path | None, data: Path | None,
         calibration, x, y, source = split_calibration(x, y, calib_split)
     options = {"weight_bits": weight_bits, "state_bits": state_bits,
                "activation_bits": activation_bits, "lanes": lanes, "multi_chip": multi_chip}
-    report = deploy(network, target, out, x, y, {k: v for k, v in options.items() if v is not None},
-                    (model, data, calib), calibration, source)
+    report = deploy(model if is_artifact(model) else network, target, out, x, y,
+                    {k: v for k, v in options.items() if v is not None}, (model, data, calib),
+                    calibration, source)
     if as_json:
         click.echo(json.dumps(report, indent=1, sort_keys=True))
         return

@@ -23,7 +23,8 @@ builds them (lava-dl 0.6.0, read for its semantics; ../shared/specs/loihi.md).
   (W, H, C) order.
 - Weights are integers read without wrapping: dense weights within what netx keeps exactly
   (-256..254 with mixed signs, 0..255 or -256..0), conv weights within 16 bits.
-Two datasets netx ignores carry what our writer adds: neuron/readout and neuron/outputScale;
+A spiking layer's membrane is read in mantissa units (v / 64, the units of vThMant). Two
+datasets netx ignores carry what our writer adds: neuron/readout and neuron/outputScale;
 HDF5 attributes `node` and `synapse` keep node names (else the layer numbers name them).
 """
 
@@ -216,7 +217,7 @@ def _cuba(group: h5py.Group, shape: tuple[int, ...], where: str, spec: LoihiSpec
             scale = float(values[0])
     full = lambda value: np.full(shape, value, np.int64)  # noqa: E731
     return Cuba(full(i_decay - 1), full(v_decay), bias << spec.bias_exponent, full(vth),
-                readout, spec.bias_exponent, np.full(shape, scale if readout else 1.0))
+                readout, spec.bias_exponent, np.full(shape, scale if readout else 1 / 64))
 
 
 def _groups(f: h5py.File) -> list[h5py.Group]:
