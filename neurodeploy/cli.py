@@ -183,11 +183,11 @@ def convert(model: Path, target: str, output: Path | None, data: Path | None,
     .net keeps its integers for --target loihi (--data only evaluates it); other targets
     quantize the float network it computes.
     """
-    from neurodeploy.api import is_artifact
     from neurodeploy.artifacts import check_output_directory
     from neurodeploy.targets.registry import get_target
 
     refuse_early(model, get_target(target), how)  # before the heavy imports below
+    from neurodeploy.api import is_artifact
     from neurodeploy.pipeline import deploy, split_calibration
 
     out = output or Path(f"{model.stem}-{target}")
