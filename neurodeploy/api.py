@@ -2,12 +2,14 @@
 
     net  = load("model.pt")                       # or .nir, an nn.Module, a netx .net
     prog = convert(net, target="sim", data=x)     # calibrate on x, lower for the target
+    prog = convert("model.net", target="loihi", data=x)   # a target's own file: kept as it is
     res  = simulate(prog, x)                      # golden model; simulate(net, x): float reference
     res  = simulate("OUT/", x, executor="iverilog")   # a target's independent executor
 """
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 from typing import Any
 
@@ -33,7 +35,9 @@ def load(source: object, input_shape: tuple[int, ...] | None = None, dialect: st
          reset: str | None = None, dt: float | None = None, spike: str | None = None,
          min_v: float | None = None, architecture: str | object | None = None,
          architecture_args: dict | list | None = None) -> ir.Network:
-    """A Network from an `nn.Module`, a `.pt` file (`torch.save(model)`) or a `.nir` file.
+    """A Network from an `nn.Module`, a `.pt` file (`torch.save(model)`), a `.nir` file, or a
+    file a target reads (a netx `.net`: the float network its integer layers compute, see
+    `neurodeploy.targets.loihi.netx_float`).
 
     A `.pt` file of weights only (`torch.save(model.state_dict())`) needs its `architecture`:
     "module:Class" or "path/to/file.py:Class" built with `architecture_args` (a dict of keyword
@@ -51,12 +55,16 @@ def load(source: object, input_shape: tuple[int, ...] | None = None, dialect: st
     if isinstance(source, str | Path):
         path = Path(source)
         suffix = path.suffix.lower()
-        if suffix not in MODEL_SUFFIXES:
+        reader = _reader_of_suffix(suffix)
+        if suffix not in MODEL_SUFFIXES and reader is None:
             raise UnsupportedModelError(
-                f"{path}: unknown model file type {suffix or '(none)'}; give a .pt or .nir file")
+                f"{path}: unknown model file type {suffix or '(none)'}; give a .pt or .nir file "
+                "(or a file a target reads, e.g. a netx .net)")
         if not path.is_file():
             raise InvalidFileError(f"{path}: no such file")
         verify_listed_file(path)
+        if reader is not None:
+            return reader.float_network(path)
         if suffix == ".nir":
             from neurodeploy.io.nir_read import read_network
 
@@ -123,12 +131,40 @@ def is_artifact(path: str | Path) -> bool:
     return (path / PROGRAM_JSON).is_file() or _reader_of(path) is not None
 
 
-def _reader_of(path: Path) -> Target | None:
+def _reader_of_suffix(suffix: str) -> Target | None:
+    """The target that reads files ending in `suffix` itself (loihi: .net), or None."""
     for name in target_names():
         target = get_target(name)
-        if path.is_file() and path.suffix.lower() in getattr(target, "reads", ()):
+        if suffix in getattr(target, "reads", ()):
             return target
     return None
+
+
+def _reader_of(path: Path) -> Target | None:
+    return _reader_of_suffix(path.suffix.lower()) if path.is_file() else None
+
+
+def kept_program(source: object, target: str, options: dict[str, Any]) -> Program | None:
+    """The Program of a file `target` itself reads (a netx .net for loihi), kept as it is:
+    already quantized, it needs no calibration; None for any other model.
+
+    An option the file fixes (loihi: weight_bits) may only repeat its value; others (loihi:
+    multi_chip) join the program's options."""
+    if not isinstance(source, str | Path) or (reader := _reader_of(Path(source))) is None \
+            or reader.name != target:
+        return None
+    program = load_program(source)
+    given = {k: v for k, v in options.items() if v is not None}
+    make_options(reader, given)  # refuses options the target does not have
+    fixed = sorted(k for k, v in given.items() if program.options.get(k, v) != v)
+    if fixed:
+        raise UnsupportedModelError(
+            f"{source}: a {Path(source).suffix} file is already quantized for {target} "
+            f"({', '.join(f'{k}={program.options[k]}' for k in fixed)}); drop "
+            f"{', '.join('--' + k.replace('_', '-') for k in fixed)}")
+    program = dataclasses.replace(program, options={**program.options, **given})
+    reader.place(program)  # refuse programs that do not fit, now
+    return program
 
 
 def load_program(path: str | Path) -> Program:
@@ -229,7 +265,11 @@ def convert(network: object, target: str = "sim", data: np.ndarray | None = None
     `weight_bits` and `options` are the target's options (e.g. sim: activation_bits,
     state_bits, per_channel, power_of_two; loihi: multi_chip; fpga: lanes). Every part the target
     cannot run is named in one error; limits the network exceeds raise an error naming the layer.
+    A file the target reads itself (a netx .net for loihi) keeps its own integers (`kept_program`).
     """
+    kept = kept_program(network, target, {"weight_bits": weight_bits, **options})
+    if kept is not None:
+        return kept
     network = load(network)
     chosen = get_target(target)
     chosen_options = make_options(chosen, {"weight_bits": weight_bits, **options})
@@ -245,5 +285,5 @@ def convert(network: object, target: str = "sim", data: np.ndarray | None = None
     return program
 
 
-__all__ = ["calibrate", "check_input", "convert", "is_artifact", "load", "load_program",
-           "run_executor", "save_nir", "simulate"]
+__all__ = ["calibrate", "check_input", "convert", "is_artifact", "kept_program", "load",
+           "load_program", "run_executor", "save_nir", "simulate"]

@@ -179,12 +179,15 @@ def convert(model: Path, target: str, output: Path | None, data: Path | None,
     """Convert MODEL for a target; writes OUT/ with model.nir, the program, reports.
 
     MODEL may also be a ReLU ANN (.onnx, or a .pt with ReLU layers): it is converted to a
-    single-spike SNN first (see `ann2snn`; direct input over --timesteps, default 32).
+    single-spike SNN first (see `ann2snn`; direct input over --timesteps, default 32). A netx
+    .net keeps its integers for --target loihi (--data only evaluates it); other targets
+    quantize the float network it computes.
     """
     from neurodeploy.artifacts import check_output_directory
     from neurodeploy.targets.registry import get_target
 
     refuse_early(model, get_target(target), how)  # before the heavy imports below
+    from neurodeploy.api import is_artifact
     from neurodeploy.pipeline import DEPLOY_PHASES, deploy, split_calibration
 
     out = output or Path(f"{model.stem}-{target}")
@@ -199,7 +202,7 @@ def convert(model: Path, target: str, output: Path | None, data: Path | None,
     options = {"weight_bits": weight_bits, "state_bits": state_bits,
                "activation_bits": activation_bits, "lanes": lanes, "multi_chip": multi_chip}
     with _progress(len(DEPLOY_PHASES), "converting") as advance:
-        report = deploy(network, target, out, x, y,
+        report = deploy(model if is_artifact(model) else network, target, out, x, y,
                         {k: v for k, v in options.items() if v is not None},
                         (model, data, calib), calibration, source, advance)
     if as_json:

@@ -20,10 +20,11 @@ LAVA_VARIABLE = "NEURODEPLOY_LAVA_PYTHON"  # read by the loihi target's Lava exe
 
 
 def _deployed_and_model(model: Path, deployed: Path | None) -> tuple[Path, Path | None]:
-    """(the float model, the deployed OUT or None): MODEL may itself be an OUT directory."""
+    """(the float model, the deployed OUT or None): MODEL may itself be an OUT directory (a
+    netx .net is a model: its float network against its own integers or a conversion)."""
     from neurodeploy.api import is_artifact
 
-    if not is_artifact(model):
+    if not (model.is_dir() and is_artifact(model)):
         return model, deployed
     if deployed is not None:
         raise_usage("give either an OUT directory as MODEL or --deployed OUT, not both")
@@ -79,8 +80,10 @@ def verify(model: Path, data: Path, target: str | None, deployed: Path | None,
     executor of its target; check them (exact where they must be, within tolerances against
     float) and name the first divergence: step, layer, neuron, both values, upstream activity.
 
-    MODEL is a trained model (converted now for --target) or a converted OUT/ directory.
+    MODEL is a trained model (converted now for --target; a netx .net for --target loihi keeps
+    its own integers) or a converted OUT/ directory.
     """
+    from neurodeploy.api import is_artifact
     from neurodeploy.artifacts.owned_file import write_owned_file
     from neurodeploy.io.data import load_data
     from neurodeploy.verify.checks import Tolerances
@@ -101,7 +104,8 @@ def verify(model: Path, data: Path, target: str | None, deployed: Path | None,
         x, y = x[:, :samples], None if y is None else y[:samples]
     options = {k: v for k, v in {"weight_bits": weight_bits,
                                  "activation_bits": activation_bits}.items() if v is not None}
-    result = run_verify(network, x, y, target, out, list(executors) or None,
+    result = run_verify(float_model if is_artifact(float_model) else network, x, y, target, out,
+                        list(executors) or None,
                         Tolerances(max_accuracy_drop, min_spike_agreement, min_sqnr),
                         calibration, **options)
     if junit is not None:

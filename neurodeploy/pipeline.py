@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 
 from neurodeploy import ir
-from neurodeploy.api import check_input, convert
+from neurodeploy.api import check_input, convert, kept_program, load
 from neurodeploy.artifacts import OutputKind, output_directory, write_json
 from neurodeploy.engine.golden import simulate_program
 from neurodeploy.engine.reference import simulate_network
@@ -35,6 +35,7 @@ from neurodeploy.report.html import deployment_html
 from neurodeploy.report.markdown import render_markdown
 from neurodeploy.targets.registry import get_target
 
+KEPT = "none: the model file is already quantized for the target, its integers are kept"
 SAME_DATA = ("the evaluation data: calibration and evaluation overlap, so figures may flatter; "
              "pass --calib FILE or --calib-split F")
 
@@ -95,23 +96,29 @@ def assess(network: ir.Network, program: Program, x: np.ndarray, labels: np.ndar
     return report, deployed
 
 
-def deploy(network: ir.Network, target: str, out: Path, x: np.ndarray, labels: np.ndarray | None,
+def deploy(model: object, target: str, out: Path, x: np.ndarray, labels: np.ndarray | None,
            options: dict, inputs: Sequence[Path | None] = (),
            calibration: np.ndarray | None = None, calibration_source: str | None = None,
            progress: Progress = _quiet) -> dict:
-    """Convert (calibrating on `calibration`, or on `x` when None) and evaluate on `x`; write
+    """Convert `model` (anything `load` takes; calibrating on `calibration`, or on `x` when None,
+    unless it is a file the target keeps as it is, `kept_program`) and evaluate on `x`; write
     OUT/: model.nir, program.{json,npz,nir}, the target's artifacts, mapping.json,
     report.{json,md} and last neurodeploy-manifest.json. OUT is swapped in whole
     (`neurodeploy.artifacts.output_directory`): it may not hold or be one of `inputs` (the files
     the network and data came from). `progress` hears each of the DEPLOY_PHASES as it ends.
     Returns the report."""
+    network = load(model)
     x = check_input(x, network.input_shape)
     calibration = x if calibration is None else check_input(calibration, network.input_shape)
-    program = convert(network, target, calibration, **options)
+    program = kept_program(model, target, options)
+    used = {"samples": 0, "data": KEPT}
+    if program is None:
+        program = convert(network, target, calibration, **options)
+        used = {"samples": int(min(calibration.shape[1], MAX_SAMPLES)),
+                "data": calibration_note(calibration is x, calibration_source)}
     progress("quantized")
     report, deployed = assess(network, program, x, labels, progress)
-    report["calibration"] = {"samples": int(min(calibration.shape[1], MAX_SAMPLES)),
-                             "data": calibration_note(calibration is x, calibration_source)}
+    report["calibration"] = used
     with output_directory(Path(out), inputs, OutputKind.CONVERT) as staging:
         try:
             write_network(network, staging / "model.nir")
@@ -198,9 +205,9 @@ def sweep_row(network: ir.Network, x: np.ndarray, labels: np.ndarray | None, tar
     placement = chosen.place(program)
     cost = chosen.cost(program, deployed, placement)
     aligned = as_deployed_sees_time(reference, program)
-    lag = program.latency
+    lag = program.latency - reference.latency
     output = deployed.output[lag:lag + aligned.output.shape[0]]
-    nodes = node_agreement(aligned, deployed, program, node_delays(program),
+    nodes = node_agreement(aligned, deployed, program, node_delays(program, reference),
                            bool(program.input.window))
     row = {"weight_bits": width, "activation_bits": activation, "window": window,
            "float_accuracy": None if labels is None else reference.accuracy(labels),

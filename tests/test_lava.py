@@ -23,7 +23,7 @@ from neurodeploy.cli import main
 from neurodeploy.engine.golden import simulate_program
 from neurodeploy.errors import InvalidDataError, InvalidFileError
 from neurodeploy.targets.loihi.lava import ENVIRONMENT, LavaError
-from neurodeploy.targets.loihi.netx import read_netx
+from neurodeploy.targets.loihi.netx_read import read_netx
 from neurodeploy.targets.registry import get_target
 
 SAMPLES = 60  # per model: about 15 s of Lava each

@@ -18,7 +18,7 @@ import neurodeploy as nd
 import neurodeploy.nn as ndnn
 from neurodeploy.cli import main
 from neurodeploy.errors import NeurodeployError
-from neurodeploy.targets.loihi.netx import read_netx
+from neurodeploy.targets.loihi.netx_read import read_netx
 from neurodeploy.targets.loihi.nodes import cuba_step
 from neurodeploy.targets.registry import get_target
 

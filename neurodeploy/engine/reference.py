@@ -2,6 +2,8 @@
 
 Every node runs as the `neurodeploy.nn` module that states its update equation, inside a
 `neurodeploy.nn.graph.GraphNetwork`, so the reference and the trained model share one definition.
+A network whose delayed edges make its output lag the input (e.g. a netx file's one-step
+synapses) gets that many zero steps after the input, as the golden model does for a Program.
 """
 
 from __future__ import annotations
@@ -11,12 +13,17 @@ import torch
 
 from neurodeploy import ir
 from neurodeploy.engine.result import SimulationResult
+from neurodeploy.ir.graph import latency
 from neurodeploy.nn.graph import GraphNetwork
 
 
 def simulate_network(network: ir.Network, x: np.ndarray, record_states: bool = False,
                      record_outputs: bool = False) -> SimulationResult:
     """Run `network` on time-major input `x` of shape `(T, B, *network.input_shape)`."""
+    lags = {name: latency(network.order, network.edges, name) for name in network.nodes}
+    lag = lags[network.output]
+    if lag:
+        x = np.concatenate([x, np.zeros((lag, *np.shape(x)[1:]), np.float32)])
     model = GraphNetwork(network)
     with torch.no_grad():
         run = model.run(torch.as_tensor(np.asarray(x, dtype=np.float32)), record_states)
@@ -32,4 +39,5 @@ def simulate_network(network: ir.Network, x: np.ndarray, record_states: bool = F
     outputs = ({name: value.numpy() for name, value in run.node_outputs.items()}
                if record_outputs else {})
     return SimulationResult(run.output.flatten(start_dim=2).numpy(), events, spikes, states,
-                            outputs, graded=frozenset(graded))
+                            outputs, graded=frozenset(graded), latency=lag,
+                            node_latency={name: steps for name, steps in lags.items() if steps})

@@ -26,6 +26,8 @@ class SimulationResult:
         graded: names of the neuron nodes with graded outputs.
         latency: steps the output lags the input.
         cycles: clock cycles the run took, from an executor that counts them (RTL simulators).
+        node_latency: per node, steps its output lags the input, where a float network delays
+            it itself (e.g. a netx file's synapses); a node not listed lags none.
     """
 
     output: np.ndarray
@@ -38,6 +40,7 @@ class SimulationResult:
     graded: frozenset[str] = frozenset()
     latency: int = 0
     cycles: int | None = None
+    node_latency: dict[str, int] = field(default_factory=dict)
 
     @property
     def spike_count(self) -> float:

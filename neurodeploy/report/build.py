@@ -29,9 +29,12 @@ def as_deployed_sees_time(reference: SimulationResult, program: Program) -> Simu
                       for name, values in reference.node_outputs.items()})
 
 
-def node_delays(program: Program) -> dict[str, int]:
-    """Steps by which each node's output lags the float network (Loihi: one per layer)."""
-    return {name: latency(program.order, program.edges, name) for name in program.stateful_nodes}
+def node_delays(program: Program, reference: SimulationResult | None = None) -> dict[str, int]:
+    """Steps by which each node's output lags the float network's (Loihi: one per layer), less
+    the delays the float network has itself (its run's `node_latency`, e.g. a netx file's)."""
+    own = {} if reference is None else reference.node_latency
+    return {name: latency(program.order, program.edges, name) - own.get(name, 0)
+            for name in program.stateful_nodes}
 
 
 def layer_labels(network: ir.Network, program: Program) -> dict[str, str]:
@@ -67,11 +70,11 @@ def build_report(network: ir.Network, program: Program, reference: SimulationRes
                  deployed: SimulationResult, placement: Placement, cost: Cost,
                  labels: np.ndarray | None) -> dict:
     """Everything a hardware engineer checks before trusting a deployment, as plain data."""
-    window = reference.output.shape[0]
+    window = reference.output.shape[0] - reference.latency
     reference = as_deployed_sees_time(reference, program)
     steps, batch = reference.output.shape[:2]
-    delays = node_delays(program)
-    lag = program.latency
+    delays = node_delays(program, reference)
+    lag = program.latency - reference.latency
     output = deployed.output[lag:lag + steps]
     timing, energy = cost.timing, cost.energy
     saturation = {name: {"saturated_per_sample": tally.saturated / batch,

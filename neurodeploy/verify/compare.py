@@ -136,9 +136,10 @@ class Aligned:
 
 
 def align_deployed(result: SimulationResult, program: Program, steps: int,
-                   delays: dict[str, int] | None = None, inputs: np.ndarray | None = None
-                   ) -> Aligned:
-    """A run of `program` with each layer's first `delays[layer]` steps cut off, `steps` kept."""
+                   delays: dict[str, int] | None = None, inputs: np.ndarray | None = None,
+                   lag: int | None = None) -> Aligned:
+    """A run of `program` with each layer's first `delays[layer]` steps cut off and the output's
+    first `lag` (default: the program's latency), `steps` kept."""
     delays = delays or {}
     values, levels, membranes = {}, {}, {}
     for name in program.stateful_nodes:
@@ -153,7 +154,7 @@ def align_deployed(result: SimulationResult, program: Program, steps: int,
         if membrane is not None and membrane[0] in recorded:
             state, unit = membrane
             membranes[name] = recorded[state][start:start + steps] * np.asarray(unit, np.float64)
-    lag = program.latency
+    lag = program.latency if lag is None else lag
     return Aligned(result.output[lag:lag + steps], values, levels, membranes, inputs)
 
 

@@ -22,7 +22,8 @@ from pathlib import Path
 
 import numpy as np
 
-from neurodeploy.api import check_input, convert, load, load_program
+from neurodeploy import ir
+from neurodeploy.api import check_input, convert, kept_program, load, load_program
 from neurodeploy.engine.result import SimulationResult
 from neurodeploy.errors import UnsupportedModelError
 from neurodeploy.program.diff import program_differences
@@ -87,7 +88,7 @@ def verify(model: object, data: np.ndarray, labels: np.ndarray | None = None,
     if deployed is None:
         if target is None:
             raise UnsupportedModelError("verify needs a target or a deployed program")
-        program = convert(network, target, calibration, **options)
+        program = _converted(model, network, target, calibration, options)
     elif isinstance(deployed, Program):
         program = deployed
     else:
@@ -100,13 +101,22 @@ def verify(model: object, data: np.ndarray, labels: np.ndarray | None = None,
     result = Verification(program.target, int(x.shape[1]), int(x.shape[0]),
                           float_vs_deployed(float_run(network, x), program, golden, labels))
     if deployed is not None:
-        fresh = convert(network, program.target, calibration, **_lowering_options(program))
+        fresh = _converted(model, network, program.target, calibration,
+                           _lowering_options(program))
         result.differences = program_differences(fresh, program)
         result.rederived = exact(program, x, golden_run(fresh, x), golden,
                                  ("fresh conversion", "deployed"), fresh)
     _run_executors(result, program, directory, x, golden, executors)
     result.checks = _checks(result, (tolerances or Tolerances()).for_target(program.target))
     return result
+
+
+def _converted(model: object, network: ir.Network, target: str, calibration: np.ndarray,
+               options: dict) -> Program:
+    """`model` for `target`: a file the target keeps as it is (`kept_program`), else `network`
+    converted now."""
+    kept = kept_program(model, target, options)
+    return kept if kept is not None else convert(network, target, calibration, **options)
 
 
 def _run_executors(result: Verification, program: Program, directory: Path | None,

@@ -63,8 +63,8 @@ def float_vs_deployed(reference: SimulationResult, program: Program, deployed: S
             if state is not None:
                 membranes[name] = state
     expected = align_reference(reference, layers, program.input.window, membranes)
-    delays = node_delays(program)
-    got = align_deployed(deployed, program, expected.output.shape[0], delays)
+    got = align_deployed(deployed, program, expected.output.shape[0],
+                         node_delays(program, reference), lag=program.latency - reference.latency)
     return compare(expected, got, *names, None, deployed.graded, labels, layers,
                    spiking_divergence_only=True)
 

@@ -4,9 +4,10 @@ Lava (lava-nc 0.10.0, lava-dl 0.6.0) needs Python < 3.11 and numpy < 2 by its me
 lives in its own venv (scripts/lava_venv.sh) and runs as a subprocess: the python named by
 NEURODEPLOY_LAVA_PYTHON runs `lava_runner.py` (no neurodeploy import there; `-I`, so that this
 module does not shadow the `lava` package) on a copy of model.net, checked against OUT's
-manifest (or of a netx file given alone), and an .npz of the input spikes. The input is what the
-golden model feeds the first layer: the quantized input (binary spikes straight into layer 1's
-synapses, netx's input layer has no neurons) followed by the program's `latency` zero steps.
+manifest (or of a netx file given alone), and an .npz of the input. The input is what the
+golden model feeds the first layer: the quantized input (binary spikes into the first synapses,
+or, for an input layer with neurons, graded integers into their a_in) followed by the program's
+`latency` zero steps.
 Lava's bit-accurate CPU models run every sample from rest, and the per-layer spikes (a readout
 layer's voltage) come back. The result is assembled as the golden model assembles it, per Cuba node:
 
@@ -37,6 +38,7 @@ from neurodeploy.errors import (
     describe_os_error,
 )
 from neurodeploy.program.graph import Program
+from neurodeploy.targets.loihi.netx import input_neurons
 from neurodeploy.targets.loihi.nodes import Cuba
 
 ENVIRONMENT = "NEURODEPLOY_LAVA_PYTHON"
@@ -82,20 +84,20 @@ def _layers(program: Program) -> list[str]:
     return names
 
 
-def _input_spikes(program: Program, x: Any) -> np.ndarray:
-    """(B, T + latency, *shape) int8: the quantized input, then the program's zero steps."""
+def _input_frames(program: Program, x: Any) -> np.ndarray:
+    """(B, T + latency, *shape) int32: the quantized input, then the program's zero steps."""
     x = np.asarray(x)
     if x.ndim < 2 or x.shape[2:] != program.input.shape:
         raise ShapeError(f"input of shape {x.shape} is not (T, B, "
                          f"{', '.join(map(str, program.input.shape))})")
     values = program.quantize_input(x)
-    if not np.all((values == 0) | (values == 1)):
+    if input_neurons(program) is None and not np.all((values == 0) | (values == 1)):
         raise InvalidDataError("Lava's netx input carries binary spikes, but the input quantizes "
                                "to values other than 0 and 1; encode it as spikes")
     steps, batch = values.shape[:2]
-    spikes = np.zeros((batch, steps + program.latency, *program.input.shape), np.int8)
-    spikes[:, :steps] = np.moveaxis(values, 0, 1)
-    return spikes
+    frames = np.zeros((batch, steps + program.latency, *program.input.shape), np.int32)
+    frames[:, :steps] = np.moveaxis(values, 0, 1)
+    return frames
 
 
 def _run_group(command: list[str], work: Path, timeout: float, python: str
@@ -164,7 +166,7 @@ class LavaExecutor:
         if why:
             raise LavaError(f"the lava executor cannot run here: {why}")
         names = _layers(program)
-        spikes = _input_spikes(program, x)
+        spikes = _input_frames(program, x)
         batch, steps = spikes.shape[:2]
         voltage = [i for i, name in enumerate(names) if program.nodes[name].readout]
         arrays = _run_lava(os.environ[ENVIRONMENT], Path(directory), spikes, voltage)

@@ -2,8 +2,10 @@
 
     python lava_runner.py MODEL.net INPUT.npz OUTPUT.npz
 
-INPUT.npz: `spikes` (B, P, *shape) binary input per sample and step (shape in torch order, the
-program's zero steps already appended), `voltage` the indices of the layers whose voltage to
+INPUT.npz: `spikes` (B, P, *shape) input per sample and step (shape in torch order, the
+program's zero steps already appended): binary spikes into the network's input port, or, when
+layer 0 is netx's input block (neurons, no synapse), graded integers sent straight into its
+neurons' a_in, as Lava's own tests feed it; `voltage` the indices of the layers whose voltage to
 record. lava-dl's `netx.hdf5.Network` is built from MODEL.net and run with Lava's bit-accurate
 CPU models (PyLifModelBitAcc, PyDenseModelBitAcc, Conv's fixed-point model) once, the samples
 one after another: after each sample's P steps every layer's u, v and synaptic buffer are set
@@ -47,7 +49,8 @@ def run(model: str, spikes: np.ndarray, voltage: list[int]) -> dict[str, np.ndar
     total = batch * steps
     net = netx.hdf5.Network(net_config=model)
     source = Source(data=_to_lava(spikes.reshape(total, *spikes.shape[2:]).astype(np.int32)))
-    source.s_out.connect(net.inp)
+    first = net.layers[0]
+    source.s_out.connect(net.inp if hasattr(first, "synapse") else first.neuron.a_in)
     sinks, monitors = [], {}
     for index, layer in enumerate(net.layers):
         sink = Sink(shape=layer.neuron.s_out.shape, buffer=total)
@@ -65,9 +68,10 @@ def run(model: str, spikes: np.ndarray, voltage: list[int]) -> dict[str, np.ndar
         for _ in range(batch):
             net.run(condition=RunSteps(num_steps=steps), run_cfg=config)
             for layer in net.layers:
-                synapse = layer.synapse  # Dense keeps its buffer in a_buff, Conv in a_buf
-                buffer = synapse.a_buff if hasattr(synapse, "a_buff") else synapse.a_buf
-                for var in (layer.neuron.u, layer.neuron.v, buffer):
+                synapse = getattr(layer, "synapse", None)  # an input block has none
+                buffers = [] if synapse is None else [  # Dense: a_buff, Conv: a_buf
+                    synapse.a_buff if hasattr(synapse, "a_buff") else synapse.a_buf]
+                for var in (layer.neuron.u, layer.neuron.v, *buffers):
                     var.set(np.zeros(var.shape, np.int32))
         arrays = {f"spikes_{i}": _from_lava(sink.data.get(), batch, steps).astype(np.int8)
                   for i, sink in enumerate(sinks)}

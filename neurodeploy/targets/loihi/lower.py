@@ -5,7 +5,8 @@ in the units of vThMant and bias); threshold mantissa vth = round(theta / s) (17
 bias mantissa round(b / s) (13-bit signed, exponent 6), current decay iDecay = 4096 (the input
 current lasts one step, as in the float neurons; round(4096 (1 - alpha)) for CubaLIF), voltage
 decay dv = round(4096 (1 - beta)).
-Each layer delivers its spikes one step late (Lava's Dense). Per-neuron thresholds are folded
+Each layer delivers its spikes one step late (Lava's Dense), which stands for a one-step delay
+the float network has there itself (a netx file's). Per-neuron thresholds are folded
 into each neuron's weights and bias (exact: the updates are positively homogeneous), since netx
 stores one threshold per layer.
 
@@ -112,8 +113,20 @@ def _equalise(threshold: np.ndarray, shape: tuple[int, ...], name: str
     return reference / per_channel, reference
 
 
+def without_synapse_delays(network: ir.Network) -> ir.Network:
+    """`network` without its one-step feed-forward delays into neuron layers (a netx file's
+    synapses): Loihi delivers every layer's input one step late anyway."""
+    rank = {ir.INPUT: -1, **{name: i for i, name in enumerate(network.order)}}
+    edges = tuple(ir.Edge(e.source, e.target) if e.delay == 1 and ir.is_neuron(
+        network.nodes[e.target]) and rank[e.source] < rank[e.target] else e for e in network.edges)
+    if edges == network.edges:
+        return network
+    return ir.Network(network.nodes, edges, network.input_shape, network.output, network.dt)
+
+
 def unsupported_parts(network: ir.Network) -> list[str]:
     """Every part of `network` Loihi cannot run, each a sentence naming the layer and the way out."""
+    network = without_synapse_delays(network)
     problems = []
     if not network.is_chain:
         problems.append("it has branches, merges or recurrent edges (loihi takes chains of layers)")
@@ -173,6 +186,7 @@ def _linear(path: Path, name: str, source_shape: tuple[int, ...]
 def lower_to_loihi(network: ir.Network, calibration: Calibration, spec: LoihiSpec,
                    weight_bits: int = 8, options: dict | None = None) -> Program:
     """The Loihi Program of `network` (see the module docstring)."""
+    network = without_synapse_delays(network)
     layers = network.as_chain("the loihi target")
     if not (calibration.input_is_integer and calibration.input_max <= 1):
         raise UnsupportedModelError("loihi input layers take binary spikes; encode the data "

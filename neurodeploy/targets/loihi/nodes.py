@@ -26,13 +26,14 @@ def cuba_step(u: np.ndarray, v: np.ndarray, a_in: np.ndarray, du: np.ndarray, dv
         spike = v > (vth << 6); v = 0 where spiking (u is not reset)
 
     `bias` is bias_mant << bias_exp; `a_in` is the integer weighted input (already delayed).
-    Returns (u, v, spikes).
+    du = -1 (netx's iDecay 0) keeps u undecayed. Returns (u, v, spikes).
 
     Everything is formed in int64 (whatever the dtypes passed), so the equations above hold
-    exactly for a_in anywhere in int32 (|a_in << 6| <= 2^37), du 0..4095, dv 0..4096, vth
-    17-bit, |bias| < 2^40, v within 24 bits and |u| <= 2^49: |u * 4096| <= 2^61. (The single wrap
+    exactly for a_in anywhere in int32 (|a_in << 6| <= 2^37), du -1..4095, dv 0..4096, vth
+    0..2^17, |bias| < 2^40, v within 24 bits and |u| <= 2^49: |u * 4096| <= 2^61. (The single wrap
     brings u back into 24 bits only while |a_in| < 2^17; beyond, u leaves them, as in Lava's
-    equations, yet stays within 2^49 over any number of steps: |u'| <= |u| 4095/4096 + 2^37.)
+    equations, yet stays within 2^49 over any number of steps: |u'| <= |u| 4095/4096 + 2^37;
+    with du = -1 that holds only while |a_in| < 2^17, e.g. a 16-bit graded input.)
     """
     u, v, a_in, du, dv, bias, vth = (np.asarray(x, dtype=np.int64)
                                      for x in (u, v, a_in, du, dv, bias, vth))
@@ -77,9 +78,9 @@ class Cuba(ProgramNode):
         return float(1 << (STATE_BITS - 1)) if self.readout else 1.0
 
     def validate(self, input_shape: tuple[int, ...]) -> None:
-        check_integer("du", self.du, input_shape, 0, (1 << DECAY_BITS) - 1)
+        check_integer("du", self.du, input_shape, -1, (1 << DECAY_BITS) - 1)
         check_integer("dv", self.dv, input_shape, 0, 1 << DECAY_BITS)
-        check_integer("vth", self.vth, input_shape, 0, (1 << 17) - 1)
+        check_integer("vth", self.vth, input_shape, 0, 1 << 17)  # 1 << 17: netx's "never fires"
         if not 0 <= self.bias_exponent <= 7:
             raise ValueError(f"bias_exponent {self.bias_exponent} is outside 0..7")
         limit = (1 << 12) << self.bias_exponent

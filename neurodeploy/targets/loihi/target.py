@@ -25,6 +25,7 @@ from neurodeploy.cost.activity import dense_ann_macs, measure_activity, memory_b
 from neurodeploy.cost.cycle_sim import TimingProfile
 from neurodeploy.cost.energy import OperationEnergy
 from neurodeploy.engine.result import SimulationResult
+from neurodeploy.errors import UnsupportedModelError
 from neurodeploy.program.calibrate import Calibration
 from neurodeploy.program.graph import Program
 from neurodeploy.program.serialize import load_program
@@ -41,7 +42,9 @@ from neurodeploy.targets.base import (
 from neurodeploy.targets.loihi.cycles import time_profile
 from neurodeploy.targets.loihi.lava import LavaExecutor
 from neurodeploy.targets.loihi.lower import lower_to_loihi, unsupported_parts
-from neurodeploy.targets.loihi.netx import read_netx, write_netx
+from neurodeploy.targets.loihi.netx import write_netx
+from neurodeploy.targets.loihi.netx_float import float_network
+from neurodeploy.targets.loihi.netx_read import read_netx
 from neurodeploy.targets.loihi.nodes import STATE_BITS
 from neurodeploy.targets.loihi.spec import LoihiSpec
 
@@ -208,6 +211,15 @@ class LoihiTarget:
         if Path(path).is_file():
             return read_netx(path, self.spec)
         return load_program(path)
+
+    def float_network(self, path: Path) -> ir.Network:
+        """The float Network a netx file's integer layers compute (`netx_float`)."""
+        try:
+            return float_network(read_netx(path, self.spec))
+        except UnsupportedModelError as exc:
+            message = str(exc)
+            raise UnsupportedModelError(message if message.startswith(str(path))
+                                        else f"{path}: {message}") from None
 
 
 def target() -> LoihiTarget:
