@@ -123,13 +123,15 @@ def _map_ray(ray: ModuleType, function: Callable[..., Any], jobs: Sequence[tuple
     task = ray.remote(num_cpus=1)(_call)
     shared = ray.put(common)
     refs = [task.remote(function, shared, job) for job in jobs]
+    index = {ref: k for k, ref in enumerate(refs)}
+    results: list[Any] = [None] * len(refs)
     pending = list(refs)
     try:
         while pending:
             ready, pending = ray.wait(pending, num_returns=1)
-            ray.get(ready)  # a failed job stops the run now
+            results[index[ready[0]]] = ray.get(ready[0])  # a failed job stops the run now
             step()
-        return ray.get(refs)
+        return results
     except ray.exceptions.RayTaskError as exc:  # the job's own exception, as in one process
         for ref in pending:
             ray.cancel(ref)
