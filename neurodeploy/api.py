@@ -17,9 +17,9 @@ import numpy as np
 
 from neurodeploy import ir
 from neurodeploy.artifacts import verify_listed_file, verify_manifest
-from neurodeploy.engine.golden import simulate_program
 from neurodeploy.engine.reference import simulate_network
 from neurodeploy.engine.result import SimulationResult
+from neurodeploy.engine.shard import SHARDS_NEED_PROGRAM, simulate_sharded
 from neurodeploy.errors import InvalidFileError, ShapeError, UnsupportedModelError
 from neurodeploy.io.architecture import Architecture
 from neurodeploy.program.calibrate import Calibration, calibration_sample, measure
@@ -210,26 +210,34 @@ def check_input(x: np.ndarray, input_shape: tuple[int, ...]) -> np.ndarray:
 
 
 def simulate(model: object, x: np.ndarray, record_states: bool = False,
-             event_driven: bool | None = None, executor: str | None = None) -> SimulationResult:
+             event_driven: bool | None = None, executor: str | None = None, workers: int = 1,
+             ray_address: str | None = None) -> SimulationResult:
     """Simulate `model` on time-major input `x` `(T, B, *features)`.
 
     A Program (or an artifact directory / file of one) runs on the golden integer engine, or on
     one of its target's independent executors (`executor`, e.g. "iverilog"); anything `load`
     accepts runs on the float reference engine. `event_driven` makes the integer engine
     accumulate only non-zero inputs (True), never (False), or where inputs are sparse (None);
-    the results are the same.
+    the results are the same. `workers` > 1 local processes, or the Ray cluster at
+    `ray_address`, run the golden engine on shards of the batch (`engine.shard`): the same result.
     """
     directory = None
     if isinstance(model, str | Path) and is_artifact(model):
         directory = Path(model)
         model = load_program(directory)
+    sharded = workers > 1 or ray_address is not None
     if isinstance(model, Program):
         x = check_input(x, model.input.shape)
         if executor is None:
-            return simulate_program(model, x, record_states, event_driven=event_driven)
+            return simulate_sharded(model, x, workers, ray_address, record_states,
+                                    event_driven=event_driven)
+        if sharded:
+            raise UnsupportedModelError("an executor runs in one process: give no workers")
         return run_executor(model, directory, x, executor)
     if executor is not None:
         raise UnsupportedModelError("an executor runs a converted program: give an OUT directory")
+    if sharded:
+        raise UnsupportedModelError(SHARDS_NEED_PROGRAM)
     network = load(model)
     return simulate_network(network, check_input(x, network.input_shape), record_states)
 

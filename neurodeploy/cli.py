@@ -26,6 +26,7 @@ from neurodeploy.cli_models import (
     refuse_early,
     torch_source,
 )
+from neurodeploy.cli_scale import scale_options, workers_of
 from neurodeploy.cli_time import cycle_simulated, time_line
 from neurodeploy.cli_types import BitWidths, FiniteFloatRange
 from neurodeploy.cli_verify import verify as verify_command
@@ -81,19 +82,21 @@ def targets(as_json: bool) -> None:
 @click.option("--save-spikes", is_flag=True,
               help="Also write every neuron's output per step to -o (neurons/<node>, "
                    "(T, B, *shape)).")
+@scale_options("shards of the batch on the golden model")
 @friendly_errors
 def simulate(model: Path, input_path: Path, output: Path | None, timesteps: int | None,
              encoding: str, executor: str | None, rtl: str | None, save_spikes: bool,
-             **how) -> None:
+             workers: int, ray_address: str | None, **how) -> None:
     """Simulate MODEL (.pt, .nir, an OUT/ directory of `convert`, or a netx .net) on an input.
 
     A model runs on the float reference; a converted program (or a .net file, rebuilt from the
-    file alone) on the bit-accurate golden model, or on an independent executor.
+    file alone) on the bit-accurate golden model, or on an independent executor. --workers N
+    or --ray ADDRESS split the batch of a program's golden run into shards (the same result).
     """
     from neurodeploy.api import is_artifact, load_program, run_executor
     from neurodeploy.artifacts import check_output_npz, write_result_npz
-    from neurodeploy.engine.golden import simulate_program
     from neurodeploy.engine.reference import simulate_network
+    from neurodeploy.engine.shard import SHARDS_NEED_PROGRAM, simulate_sharded
     from neurodeploy.io.data import load_data
 
     inputs = (model, input_path)
@@ -102,6 +105,9 @@ def simulate(model: Path, input_path: Path, output: Path | None, timesteps: int 
     if executor is not None and rtl is not None and executor != rtl:
         raise_usage("give either --executor or --rtl")
     executor = executor or rtl
+    pool = workers_of(workers, ray_address)
+    if (workers > 1 or ray_address is not None) and (executor is not None or not is_artifact(model)):
+        raise_usage(f"--workers/--ray: {SHARDS_NEED_PROGRAM}")
     if is_artifact(model):
         subject = load_program(model)
         shape = subject.input.shape
@@ -116,8 +122,8 @@ def simulate(model: Path, input_path: Path, output: Path | None, timesteps: int 
     if executor is not None:
         result = run_executor(subject, model, data.x, executor)
     elif is_artifact(model):
-        result = simulate_program(subject, data.x, record_states=cycle_simulated(subject),
-                                  record_outputs=True)
+        result = simulate_sharded(subject, data.x, pool, None, cycle_simulated(subject), True,
+                                  progress=_progress)
     else:
         result = simulate_network(subject, data.x, record_outputs=save_spikes)
     steps, batch = result.output.shape[:2]
@@ -279,18 +285,17 @@ def _summary(report: dict) -> str:
               help="Steps to encode static data into (default 20; 32 for an ANN).")
 @click.option("--encoding", type=click.Choice(ENCODINGS), default="rate", show_default=True,
               help="Encoding of static data.")
-@click.option("--workers", type=click.IntRange(1, 256), default=1, show_default=True,
-              help="Processes computing the sweep's rows (the result is the same).")
+@scale_options("the sweep's rows")
 @model_options
 @friendly_errors
 def report(model: Path, data: Path, target: str, bits: tuple[int, ...],
            activation_bits: tuple[int, ...] | None, calib: Path | None,
            calib_split: float | None, windows: tuple[int, ...] | None,
            output: Path | None, timesteps: int | None, encoding: str, workers: int,
-           **how) -> None:
+           ray_address: str | None, **how) -> None:
     """Sweep weight (and activation) widths and window lengths: accuracy, per-layer SQNR,
     spikes, energy; table + PNG plot. MODEL may be a ReLU ANN (converted first). --workers N
-    computes the rows in N processes (the same result)."""
+    computes the rows in N processes, --ray ADDRESS as Ray tasks (the same result)."""
     from neurodeploy.artifacts import OutputKind, check_output_directory, output_directory, write_json
     from neurodeploy.pipeline import bit_sweep, merge_sweeps, split_calibration
     from neurodeploy.report.html import sweep_html
@@ -304,7 +309,7 @@ def report(model: Path, data: Path, target: str, bits: tuple[int, ...],
     activations = list(activation_bits or (None,))
     total = len(bits) * len(activations) * len(lengths)
     sweeps = []
-    with _progress(total, "quantizing") as advance:
+    with workers_of(workers, ray_address) as pool, _progress(total, "quantizing") as advance:
         for length in lengths:
             network, x, y = network_and_data(model, data, length, encoding, how,
                                               static=windows is not None)
@@ -313,7 +318,7 @@ def report(model: Path, data: Path, target: str, bits: tuple[int, ...],
             if calib_split is not None:
                 calibration, x, y, source = split_calibration(x, y, calib_split)
             sweeps.append(bit_sweep(network, x, y, target, list(bits), advance, activations,
-                                    length, calibration, source, workers))
+                                    length, calibration, source, pool))
     sweep = merge_sweeps(sweeps) | {"model": model.name}
     with output_directory(out, (model, data), OutputKind.REPORT) as staging:
         write_json(staging / "sweep.json", sweep)

@@ -28,6 +28,10 @@ class InvalidDataError(NeurodeployError):
     """Input data or labels break a rule: dtype, finiteness, value range, layout, class ids."""
 
 
+class ClusterError(NeurodeployError):
+    """Work cannot go where asked: Ray is not installed, or its cluster cannot be reached."""
+
+
 class NeurodeployWarning(UserWarning):
     """Something the user should know and can settle with a flag or a fix (named in the message)."""
 

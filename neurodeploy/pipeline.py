@@ -33,6 +33,7 @@ from neurodeploy.report.build import (
 )
 from neurodeploy.report.html import deployment_html
 from neurodeploy.report.markdown import render_markdown
+from neurodeploy.scale import Workers, open_workers
 from neurodeploy.targets.registry import get_target
 
 KEPT = "none: the model file is already quantized for the target, its integers are kept"
@@ -153,36 +154,23 @@ def bit_sweep(network: ir.Network, x: np.ndarray, labels: np.ndarray | None, tar
               bits: Iterable[int], step: Callable[[], None] = lambda: None,
               activation_bits: Sequence[int | None] = (None,), window: int | None = None,
               calibration: np.ndarray | None = None, calibration_source: str | None = None,
-              workers: int = 1) -> dict:
+              workers: int | Workers = 1, ray_address: str | None = None) -> dict:
     """Convert at each weight width in `bits` (and each activation width, for targets that
     have one) and measure it against the float reference; rows carry the window length.
     Calibrates on `calibration` (default: `x` itself, which the sweep states).
 
-    With `workers` > 1 the rows are computed in that many processes (spawned: torch is not
-    fork-safe); every row is a deterministic function of its widths, so the sweep is the same
-    bit for bit, in the same order. `step` is called as each row finishes."""
+    The rows are computed by `workers` (`neurodeploy.scale`): a count of spawned local
+    processes, an entered `Workers`, or Ray tasks on the cluster at `ray_address`. Every row is
+    a deterministic function of its widths, so the sweep is the same bit for bit, in the same
+    order. `step` is called as each row finishes."""
     x = check_input(x, network.input_shape)
     calibration = x if calibration is None else check_input(calibration, network.input_shape)
     reference = simulate_network(network, x, record_states=True, record_outputs=True)
     float_accuracy = None if labels is None else reference.accuracy(labels)
     jobs = [(width, activation) for width in bits for activation in activation_bits]
     common = (network, x, labels, target, reference, window or x.shape[0], calibration)
-    if workers <= 1:
-        found = []
-        for width, activation in jobs:
-            found.append(sweep_row(*common, width, activation))
-            step()
-    else:
-        import multiprocessing
-        from concurrent.futures import ProcessPoolExecutor, as_completed
-
-        with ProcessPoolExecutor(workers, multiprocessing.get_context("spawn")) as pool:
-            futures = {pool.submit(sweep_row, *common, *job): k for k, job in enumerate(jobs)}
-            done: dict[int, tuple[dict, dict[str, str]]] = {}
-            for future in as_completed(futures):
-                done[futures[future]] = future.result()
-                step()
-        found = [done[k] for k in range(len(jobs))]
+    with open_workers(workers, ray_address) as pool:
+        found = pool.map(sweep_row, jobs, common, step)
     rows = [row for row, _ in found]
     layer_names = found[-1][1] if found else {}
     return {"target": target, "float_accuracy": float_accuracy,

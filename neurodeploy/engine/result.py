@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from collections.abc import Sequence
+from dataclasses import dataclass, field, fields
 
 import numpy as np
 
@@ -59,6 +60,35 @@ class SimulationResult:
 
     def accuracy(self, labels: np.ndarray) -> float:
         return float((self.predictions() == np.asarray(labels)).mean())
+
+    @classmethod
+    def concatenate(cls, parts: Sequence[SimulationResult]) -> SimulationResult:
+        """One result from runs on consecutive slices of a batch (same program, same steps):
+        arrays joined on the batch axis, counts added (an executor's `cycles` are not kept).
+        Equal to one run on the whole batch when every sample runs on its own, as in the
+        integer engine."""
+        first = parts[0]
+        if len(parts) == 1:
+            return first
+
+        def join(arrays: list[np.ndarray]) -> np.ndarray:
+            return np.concatenate(arrays, axis=1)
+
+        return cls(
+            join([p.output for p in parts]),
+            {name: join([p.events[name] for p in parts]) for name in first.events},
+            {name: join([p.spikes[name] for p in parts]) for name in first.spikes},
+            {name: {key: join([p.states[name][key] for p in parts]) for key in states}
+             for name, states in first.states.items()},
+            {name: join([p.node_outputs[name] for p in parts]) for name in first.node_outputs},
+            {name: SynapseCount(sum(p.synapses[name].effective for p in parts),
+                                sum(p.synapses[name].dense for p in parts),
+                                all(p.synapses[name].accumulate_only for p in parts))
+             for name in first.synapses},
+            {name: Tally(**{f.name: sum(getattr(p.tallies[name], f.name) for p in parts)
+                            for f in fields(Tally)})
+             for name in first.tallies},
+            first.graded, first.latency)
 
     def to_npz_dict(self, neurons: bool = False) -> dict[str, np.ndarray]:
         """Arrays for `simulate -o Y.npz`: `output`, and `spikes/<node>` per neuron node (sums

@@ -112,6 +112,13 @@ class Program:
         self.order = topological_order(list(self.nodes), self.edges)
         self.shapes = self._check_nodes()
 
+    def __getstate__(self) -> dict:
+        """Pickled (for worker processes) with its options as a plain dict."""
+        return {**self.__dict__, "options": dict(self.options)}
+
+    def __setstate__(self, state: dict) -> None:
+        self.__dict__.update(state, options=MappingProxyType(state["options"]))
+
     def _check_nodes(self) -> dict[str, tuple[int, ...]]:
         """Per-sample output shape of every node; ValueError naming the node on any mismatch."""
         shapes: dict[str, tuple[int, ...]] = {INPUT: self.input.shape}
