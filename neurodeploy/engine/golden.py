@@ -134,16 +134,20 @@ class _Run:
             self.synapses[name] = node.synapse_count(inp, bound)
         if node.stateful:
             self.values[name] = self._step_through(name, node, inp)
-        elif isinstance(node, Dense) and self._events(inp):
+        elif isinstance(node, Dense) and self._events(name, node, inp):
             self.values[name] = dense_events(node, inp, bound)
         else:
             self.values[name] = node.apply(inp, bound)
 
-    def _events(self, inp: np.ndarray) -> bool:
-        """Event-driven when asked, or (event_driven None) when the input is sparse enough."""
-        if self.event_driven is None:
-            return activity(inp) <= EVENT_ACTIVITY
-        return self.event_driven
+    def _events(self, name: str, node: Dense, inp: np.ndarray) -> bool:
+        """Event-driven when asked, or (event_driven None) when the input is sparse enough: its
+        activity from the synapse count when there is one (events x fan-out), else counted."""
+        if self.event_driven is not None:
+            return self.event_driven
+        counted = self.synapses.get(name)
+        fraction = (counted.effective / (node.weight.shape[0] * max(inp.size, 1))
+                    if counted is not None else activity(inp))
+        return fraction <= EVENT_ACTIVITY
 
     def _run_compiled(self, name: str, node: ProgramNode) -> np.ndarray:
         requantize = self.program.nodes[self.fused[name]] if name in self.fused else None
