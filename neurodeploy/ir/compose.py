@@ -67,9 +67,9 @@ def _full_conv(node: nodes.Conv2d) -> _Conv:
     return _Conv(full, bias, tuple(node.stride), tuple(node.padding))
 
 
-def _as_conv(node: object, shape: tuple[int, int, int], flat_from: tuple[int, int, int] | None
-             ) -> _Conv:
-    """`node` on the map `shape` (the map before a Flatten is `flat_from`) as a full conv."""
+def _as_conv(node: object, shape: tuple[int, int, int]) -> _Conv:
+    """`node` on the map `shape` (for an Affine: the map a Flatten before it flattened) as a full
+    conv."""
     if isinstance(node, nodes.Conv2d):
         return _full_conv(node)
     if isinstance(node, nodes.AvgPool2d | nodes.SumPool2d):
@@ -82,8 +82,7 @@ def _as_conv(node: object, shape: tuple[int, int, int], flat_from: tuple[int, in
         weight = _diagonal(shape[0], (1, 1), 1.0) * scale.reshape(-1, 1, 1, 1)
         return _Conv(weight, shift, (1, 1), (0, 0))
     if isinstance(node, nodes.Affine):
-        source = flat_from or shape
-        weight = np.asarray(node.weight, np.float64).reshape(node.weight.shape[0], *source)
+        weight = np.asarray(node.weight, np.float64).reshape(node.weight.shape[0], *shape)
         bias = (np.zeros(weight.shape[0]) if node.bias is None
                 else np.asarray(node.bias, np.float64))
         return _Conv(weight, bias, (1, 1), (0, 0))
@@ -120,19 +119,15 @@ def compose_linear(steps: Sequence[object], input_shape: tuple[int, ...]
     computes `steps` (Conv2d, Affine, AvgPool2d, SumPool2d, BatchNorm, Flatten) applied in
     order to an input of `input_shape`. Raises NotComposable where that would not be exact."""
     source = tuple(input_shape) if len(input_shape) == 3 else (int(np.prod(input_shape)), 1, 1)
-    shape, flat_from = source, None if len(input_shape) == 3 else source
-    composite: _Conv | None = None
-    vector = len(input_shape) != 3
+    shape, composite = source, None
+    vector = len(input_shape) != 3  # the output is a vector (after a Flatten or an Affine)
     for node in steps:
+        vector = vector or isinstance(node, nodes.Flatten | nodes.Affine)
         if isinstance(node, nodes.Flatten):
-            flat_from, vector = shape, True
-            continue
-        conv = _as_conv(node, shape, flat_from if isinstance(node, nodes.Affine) else None)
+            continue  # a Flatten keeps the map: the Affine after it reads the map as a kernel
+        conv = _as_conv(node, shape)
         composite = conv if composite is None else _then(composite, conv, source)
         shape = conv.output_shape(shape)
-        flat_from = None
-        if isinstance(node, nodes.Affine):
-            vector = True
     if composite is None:
         raise NotComposable("there is no linear layer to compose")
     if not vector:

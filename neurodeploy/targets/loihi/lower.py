@@ -29,7 +29,7 @@ from neurodeploy.program.calibrate import Calibration
 from neurodeploy.program.formats import int_dtype, round_half_up
 from neurodeploy.program.graph import InputFormat, Program
 from neurodeploy.program.node import ProgramNode
-from neurodeploy.program.paths import Path, neuron_paths
+from neurodeploy.program.paths import POOLS, WEIGHTED, Path, neuron_paths
 from neurodeploy.program.synapses import Conv2d, Dense, Flatten
 from neurodeploy.targets.loihi.nodes import Cuba
 from neurodeploy.targets.loihi.spec import LoihiSpec
@@ -155,7 +155,7 @@ def _linear(path: Path, name: str, source_shape: tuple[int, ...]
     """(steps, real weight, real bias) of the path into `name`. netx has no pooling layer: a
     path with pools becomes one Conv2d, or Flatten + Dense, that computes the same (exact; see
     `ir.compose`), the pools' window sums or means folded into the weights."""
-    pools = [step for step, node, _ in path.steps if isinstance(node, ir.AvgPool2d | ir.SumPool2d)]
+    pools = [step for step, node, _ in path.steps if isinstance(node, POOLS)]
     if not pools:
         if path.weighted is None:
             raise UnsupportedModelError(f"layer '{name}' needs a Linear or Conv2d before it on "
@@ -169,13 +169,11 @@ def _linear(path: Path, name: str, source_shape: tuple[int, ...]
     except NotComposable as exc:
         raise UnsupportedModelError(f"layer '{pools[0]}': loihi folds pooling into the weights "
                                     f"next to it, but here {exc}; remove the padding") from None
-    names = [step for step, node, _ in path.steps if isinstance(node, ir.Affine | ir.Conv2d)]
+    names = [step for step, node, _ in path.steps if isinstance(node, WEIGHTED)]
     weighted = names[0] if names else pools[0]
     first_delay = path.steps[0][2]
-    if isinstance(composite, ir.Conv2d):
+    if isinstance(composite, ir.Conv2d) or len(source_shape) == 1:
         steps: Steps = ((weighted, composite, first_delay),)
-    elif len(source_shape) == 1:
-        steps = ((weighted, composite, first_delay),)
     else:
         flatten = next((step for step, node, _ in path.steps if isinstance(node, ir.Flatten)),
                        f"{weighted}.flatten")
