@@ -13,15 +13,15 @@ import torch
 
 from neurodeploy import ir
 from neurodeploy.engine.result import SimulationResult
-from neurodeploy.ir.graph import latency
+from neurodeploy.ir.graph import latencies
 from neurodeploy.nn.graph import GraphNetwork
 
 
 def simulate_network(network: ir.Network, x: np.ndarray, record_states: bool = False,
                      record_outputs: bool = False) -> SimulationResult:
     """Run `network` on time-major input `x` of shape `(T, B, *network.input_shape)`."""
-    lags = {name: latency(network.order, network.edges, name) for name in network.nodes}
-    lag = lags[network.output]
+    lags = latencies(network.order, network.edges)
+    lag = lags.get(network.output, 0)
     if lag:
         x = np.concatenate([x, np.zeros((lag, *np.shape(x)[1:]), np.float32)])
     model = GraphNetwork(network)

@@ -170,9 +170,10 @@ def schedule(names: Sequence[str], edges: Sequence[Edge]) -> list[Group]:
     return groups
 
 
-def latency(names: Sequence[str], edges: Sequence[Edge], output: str) -> int:
-    """Steps by which `output` lags the input: the largest sum of delays on an input-output path
-    that does not go round a cycle (0 for a plain feed-forward graph)."""
+def latencies(names: Sequence[str], edges: Sequence[Edge]) -> dict[str, int]:
+    """Per node, steps by which its output lags the input: the largest sum of delays on a path
+    from the input that does not go round a cycle (0 for a plain feed-forward graph; nodes the
+    input does not reach are left out)."""
     order = topological_order(names, edges)
     rank = {INPUT: -1, **{name: i for i, name in enumerate(order)}}
     reach = {INPUT: 0}
@@ -182,7 +183,13 @@ def latency(names: Sequence[str], edges: Sequence[Edge], output: str) -> int:
                     and e.source in reach and rank[e.source] < rank[name]]
         if incoming:
             reach[name] = max(incoming)
-    return reach.get(output, 0)
+    del reach[INPUT]
+    return reach
+
+
+def latency(names: Sequence[str], edges: Sequence[Edge], output: str) -> int:
+    """Steps by which `output` lags the input (see `latencies`)."""
+    return latencies(names, edges).get(output, 0)
 
 
 def predecessors(edges: Iterable[Edge], name: str) -> list[Edge]:

@@ -12,7 +12,7 @@ import numpy as np
 
 from neurodeploy import ir
 from neurodeploy.engine.result import SimulationResult
-from neurodeploy.ir.graph import latency
+from neurodeploy.ir.graph import latencies
 from neurodeploy.program.graph import Program
 from neurodeploy.report.agreement import node_agreement, output_agreement
 from neurodeploy.targets.base import Cost, Energy, Placement
@@ -33,8 +33,8 @@ def node_delays(program: Program, reference: SimulationResult | None = None) -> 
     """Steps by which each node's output lags the float network's (Loihi: one per layer), less
     the delays the float network has itself (its run's `node_latency`, e.g. a netx file's)."""
     own = {} if reference is None else reference.node_latency
-    return {name: latency(program.order, program.edges, name) - own.get(name, 0)
-            for name in program.stateful_nodes}
+    lags = latencies(program.order, program.edges)
+    return {name: lags.get(name, 0) - own.get(name, 0) for name in program.stateful_nodes}
 
 
 def layer_labels(network: ir.Network, program: Program) -> dict[str, str]:
