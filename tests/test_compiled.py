@@ -6,8 +6,10 @@ outputs, final states, saturation counts, events and sums bit for bit over rando
 several parallel jobs per sample), state widths 2..32, accumulators of every dtype the engine
 passes, shifts both ways, biases past int32, thresholds and starting states at the format's edges.
 A hypothesis test shrinks a failure; a bulk test runs CASES edge-heavy neurons per kind and mode
-in one call each and asserts 0 mismatching neurons. The engine test compares whole networks run
-with and without the compiled path. The compiled input quantization and event-driven
+in one call each and asserts 0 mismatching neurons. The kernels' event-driven mode (the Dense
+feeding the neuron accumulated inside the kernel) is compared with `Dense.apply` followed by the
+reference. The engine tests compare whole networks run with and without the compiled path, and
+event-driven, dense and automatic. The compiled input quantization and event-driven
 accumulation are compared with `InputFormat.quantize` and `Dense.apply` / `Dense.apply_events`.
 """
 
@@ -31,7 +33,7 @@ from neurodeploy.program.formats import Format
 from neurodeploy.program.graph import InputFormat
 from neurodeploy.program.neurons import IAF, LI, LIF, CubaLIF
 from neurodeploy.program.node import Tally
-from neurodeploy.program.synapses import Dense, Requantize
+from neurodeploy.program.synapses import Dense, Product, Requantize
 
 CASES = 100_000
 
@@ -154,6 +156,77 @@ def test_engine_compiled_path_equals_stepping_path(kind, digits_test):
         assert fast.tallies[name] == slow.tallies[name]
 
 
+@settings(max_examples=150, deadline=None)
+@given(kind=st.sampled_from(KINDS), seed=st.integers(0, 2**32 - 1), steps=st.integers(1, 5),
+       batch=st.integers(1, 3), n=st.one_of(st.integers(1, 8), st.integers(60, 300)),
+       inputs=st.one_of(st.integers(1, 9), st.integers(100, 400)), bits=st.integers(2, 32),
+       mode=st.integers(0, 15), weight_bits=st.sampled_from([2, 8, 9, 16]),
+       graded=st.booleans(), density=st.floats(0, 1),
+       dtype=st.sampled_from((np.float32, np.int8, np.int64, np.bool_, np.float64)),
+       shift=st.integers(-31, 6))
+def test_compiled_event_kernel_equals_dense_product_and_reference(
+        kind, seed, steps, batch, n, inputs, bits, mode, weight_bits, graded, density, dtype,
+        shift):
+    """run_neuron accumulating a Dense's events == Dense.apply then the reference: outputs,
+    states, saturations, events and sums; and what it saw of the input (non-zero values, any
+    beyond {-1, 1}); int32 and int64 accumulators, several jobs per sample."""
+    rng = np.random.default_rng(seed)
+    node = make_node(kind, rng, n, bits, mode)
+    top = (1 << (weight_bits - 1)) - 1
+    weight = edge_integers(rng, -top - 1, top, n * inputs).reshape(n, inputs)
+    dense = Dense(weight.astype(np.int8 if weight_bits <= 8 else np.int16))
+    bound = {np.bool_: 1.0, np.int8: 127.0}.get(dtype, float(1 << 20)) if graded else 1.0
+    if dtype == np.bool_:
+        x = rng.random((steps, batch, inputs)) < density
+    else:
+        x = rng.integers(-int(bound), int(bound) + 1, (steps, batch, inputs))
+        x = (x * (rng.random(x.shape) < density)).astype(dtype)
+    requantize = Requantize(shift, edge_integers(rng, -(1 << 40), 1 << 40, n, (1 << 31,)))
+    state = start_state(node, rng, batch, n)
+    acc = dense.apply(x, bound)
+    want, want_state, want_saturated = reference(node, acc, requantize, state)
+    got = run_neuron(node, x, requantize, state, np.int64, (dense, bound))
+    assert got.saturated == want_saturated
+    assert np.array_equal(got.output, want)
+    assert all(np.array_equal(a, b) for a, b in zip(got.state, want_state, strict=True))
+    assert np.array_equal(got.events, (want != 0).sum(axis=2))
+    if kind != "li":
+        assert np.array_equal(got.sums, want.sum(axis=2))
+    values = x.astype(np.int64)
+    assert got.dense_input.nonzero == np.count_nonzero(values)
+    assert got.dense_input.size == values.size
+    assert got.dense_input.wide == bool((np.abs(values) > 1).any())
+
+
+@pytest.mark.parametrize("kind", ["iaf", "lif", "snu"])
+def test_engine_event_dense_and_auto_paths_agree(kind, digits_test):
+    """Whole networks run event-driven, dense, automatic and (recording states) through the
+    Python stepping path: identical outputs, events, sums, saturations and synaptic operations
+    (the free counts of the kernels equal the nodes' own count of their whole input)."""
+    x, _ = digits_test
+    program = nd.convert(nd.load(model_path(kind)), target="sim", data=x, weight_bits=6)
+    x = x[:, :24]
+    runs = [simulate_program(program, x, event_driven=mode) for mode in (True, False, None)]
+    runs.append(simulate_program(program, x, record_states=True))
+    first = runs[0]
+    assert first.output.any()
+    for other in runs[1:]:
+        assert np.array_equal(first.output, other.output)
+        assert first.synapses == other.synapses and first.synapses
+        assert first.tallies == other.tallies
+        for name in program.stateful_nodes:
+            assert np.array_equal(first.events[name], other.events[name])
+            assert np.array_equal(first.spikes[name], other.spikes[name])
+
+
+def test_int8_product_refuses_a_single_input():
+    """torch's int8 GEMM is wrong with one input column (K = 1): such a Dense never uses it."""
+    dense = Dense(np.array([[1], [-1]], np.int8))
+    x = np.ones((3, 1, 1), np.int8)
+    assert dense.product(x, 1.0) is not Product.INT8
+    assert np.array_equal(dense.apply(x, 1.0), np.broadcast_to([1, -1], (3, 1, 2)))
+
+
 @settings(max_examples=200, deadline=None)
 @given(seed=st.integers(0, 2**32 - 1), bits=st.integers(2, 24), window=st.booleans(),
        half_even=st.booleans(), exponent=st.integers(-12, 6), size=st.integers(1, 3000))
@@ -169,8 +242,10 @@ def test_compiled_input_quantization_equals_reference(seed, bits, window, half_e
     program = SimpleNamespace(input=fmt)
     want_tally, got_tally = Tally(), Tally()
     want = fmt.quantize(x, want_tally)
-    got = quantize_input(program, x, got_tally)
+    got, seen = quantize_input(program, x, got_tally)
     assert got.dtype == want.dtype and np.array_equal(got, want) and got_tally == want_tally
+    assert seen.nonzero == np.count_nonzero(want) and seen.size == want.size
+    assert seen.wide == bool((np.abs(want) > 1).any())
 
 
 @settings(max_examples=200, deadline=None)

@@ -6,50 +6,81 @@ Compiled (numba), parallel over rows, accumulated in int32 where the Dense node'
 every partial sum fits (|y| <= max_o sum_i |W[o, i]| * bound(x) < 2^31), else in int64: equal to
 `Dense.apply` (and to its reference `Dense.apply_events`) bit for bit. The cost is the number of
 events times the fan-out instead of every connection, so it wins where inputs are sparse; the
-engine picks it per node from the measured activity (`EVENT_ACTIVITY`).
+engine picks it per node from the measured activity (`event_threshold`). A Dense feeding a
+compiled neuron accumulates inside the neuron's kernel instead (`neurodeploy.engine.compiled`).
 """
 
 from __future__ import annotations
 
 import weakref
+from dataclasses import dataclass
 
 import numpy as np
 from numba import njit, prange
 
-from neurodeploy.engine.compiled import threads_for
-from neurodeploy.program.synapses import Dense
+from neurodeploy.engine.compiled import accumulate_events, threads_for
+from neurodeploy.program.synapses import Dense, Product
 
-#: largest fraction of non-zero inputs at which the event path is chosen automatically
-#: (measured crossover against float32 SGEMM on 2 cores: 22-28 % at 64 x 100 rows of 512 and
-#: 784 inputs; benchmarks/bench_events.py)
-EVENT_ACTIVITY = 0.2
+#: per product a Dense would otherwise use, the largest fraction of non-zero inputs at which the
+#: event path is chosen automatically: the measured crossover on 2 cores, IAF 784-512-512-10,
+#: 64 x 100 rows (benchmarks/bench_events.py): about 5 % against an int8 VNNI GEMM, 15 %
+#: against float32 SGEMM; the float64 and int64 products are slower still
+EVENT_ACTIVITY = {Product.INT8: 0.15, Product.FLOAT32: 0.3, Product.FLOAT64: 0.4,
+                  Product.INT64: 0.5}
 _COLUMNS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+
+
+@dataclass(frozen=True)
+class Activity:
+    """What a kernel counted, for free, of the values it wrote: the non-zero ones, all of them,
+    and whether a non-zero one is beyond {-1, 1}."""
+
+    nonzero: int
+    size: int
+    wide: bool
+
+    @property
+    def fraction(self) -> float:
+        return self.nonzero / max(self.size, 1)
+
+
+def event_threshold(node: Dense, x: np.ndarray, bound: float) -> float:
+    """The activity of `x` below which accumulating its events beats `node.apply`."""
+    return EVENT_ACTIVITY[node.product(x, bound)]
+
+
+def columns(node: Dense) -> np.ndarray:
+    """W^T, C-contiguous, in the narrowest integer dtype holding W (kept while `node` lives)."""
+    if node not in _COLUMNS:
+        weight = node.weight
+        dtype = next(d for d in (np.int8, np.int16, np.int32, np.int64)
+                     if weight.size == 0 or (np.iinfo(d).min <= weight.min()
+                                             and weight.max() <= np.iinfo(d).max))
+        _COLUMNS[node] = np.ascontiguousarray(weight.T.astype(dtype))
+    return _COLUMNS[node]
+
+
+def accumulator_dtype(node: Dense, bound: float) -> type:
+    """int32 where every partial sum of `node`'s output fits, else int64."""
+    return np.int32 if node.output_bound(bound) < (1 << 31) else np.int64
 
 
 @njit(parallel=True, cache=True)
 def _accumulate(x, columns, out):
     """out[r] = sum over the non-zero x[r, i] of x[r, i] * columns[i] (columns = W^T)."""
-    rows, inputs = x.shape
-    for r in prange(rows):
-        for i in range(inputs):
-            value = x[r, i]
-            if value != 0:
-                scale = np.int64(value)
-                for o in range(columns.shape[1]):
-                    out[r, o] += scale * columns[i, o]
+    for r in prange(x.shape[0]):
+        accumulate_events(x[r], columns, 0, columns.shape[1], out[r],
+                          np.empty(x.shape[1], np.int32))
 
 
 def dense_events(node: Dense, x: np.ndarray, bound: float) -> np.ndarray:
     """`node.apply(x, bound)` by accumulating the events of `x` `(T, B, inputs)` only."""
-    if node not in _COLUMNS:
-        _COLUMNS[node] = np.ascontiguousarray(node.weight.T.astype(np.int32))
-    dtype = np.int32 if node.output_bound(bound) < (1 << 31) else np.int64
     rows = np.ascontiguousarray(x.reshape(-1, x.shape[-1]))
     if rows.dtype == np.bool_:
         rows = rows.view(np.int8)
-    out = np.zeros((rows.shape[0], node.weight.shape[0]), dtype)
+    out = np.empty((rows.shape[0], node.weight.shape[0]), accumulator_dtype(node, bound))
     with threads_for(rows.size):
-        _accumulate(rows, _COLUMNS[node], out)
+        _accumulate(rows, columns(node), out)
     return out.reshape(*x.shape[:-1], node.weight.shape[0])
 
 

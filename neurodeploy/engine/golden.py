@@ -24,7 +24,7 @@ import numba
 import numpy as np
 
 from neurodeploy.engine import compiled
-from neurodeploy.engine.events import EVENT_ACTIVITY, activity, dense_events
+from neurodeploy.engine.events import Activity, activity, dense_events, event_threshold
 from neurodeploy.engine.fused import compiled_kind, run_neuron
 from neurodeploy.engine.result import SimulationResult
 from neurodeploy.errors import UnsupportedModelError
@@ -49,6 +49,20 @@ def _output_dtype(bound: float) -> type:
     if bound <= 127:
         return np.int8
     return exact_float(bound) or np.int64
+
+
+@dataclass(frozen=True)
+class Chain:
+    """The stateless nodes run inside a compiled neuron's kernel: the Requantize that is its
+    only input, and the Dense that is the Requantize's only input (event-driven when its input
+    is sparse, else its product is formed first), each feeding nothing else."""
+
+    requantize: str | None = None
+    dense: str | None = None
+
+    @property
+    def names(self) -> tuple[str, ...]:
+        return tuple(name for name in (self.dense, self.requantize) if name is not None)
 
 
 @dataclass
@@ -78,8 +92,9 @@ class _Run:
         self.tallies: dict[str, Tally] = {}
         self.counts: dict[str, tuple[np.ndarray, np.ndarray]] = {}
         self._rest: dict[str, np.ndarray] = {}
-        self.fused: dict[str, str] = {}
-
+        self.chains: dict[str, Chain] = {}
+        self.inside: set[str] = set()  # the nodes the chains run inside neuron kernels
+        self.activity: dict[str, Activity] = {}  # counted for free by the kernels
 
     def rest(self, name: str) -> np.ndarray:
         """The node's output before the first step, `(1, 1, *shape)` (see the module docstring)."""
@@ -123,7 +138,7 @@ class _Run:
 
     def run_whole(self, name: str) -> None:
         node = self.program.nodes[name]
-        if name in self.fused.values():
+        if name in self.inside:
             return  # applied inside the compiled kernel of the neuron it feeds
         if node.stateful and compiled_kind(node) and not self.record_states:
             self.values[name] = self._run_compiled(name, node)
@@ -131,33 +146,69 @@ class _Run:
         inp = self.gather(name)
         bound = self.program.input_bound(name)
         if node.weighted and self.count:
-            self.synapses[name] = node.synapse_count(inp, bound)
+            self.synapses[name] = self._synapse_count(name, node, inp)
         if node.stateful:
             self.values[name] = self._step_through(name, node, inp)
-        elif isinstance(node, Dense) and self._events(name, node, inp):
+        elif type(node) is Dense and self._events(name, node, inp):
             self.values[name] = dense_events(node, inp, bound)
         else:
             self.values[name] = node.apply(inp, bound)
 
+    def _known_input(self, name: str) -> Activity | None:
+        """What a kernel counted of the input of `name`, where that input is one undelayed
+        edge from a node whose kernel counted it."""
+        edges = self.program.inputs_of(name)
+        if len(edges) == 1 and not edges[0].delay:
+            return self.activity.get(edges[0].source)
+        return None
+
+    def _synapse_count(self, name: str, node: ProgramNode, inp: np.ndarray) -> SynapseCount:
+        known = self._known_input(name)
+        bound = self.program.input_bound(name)
+        if known is None or type(node) is not Dense:
+            return node.synapse_count(inp, bound)
+        return node.synapses(known.nonzero, inp.shape[0] * inp.shape[1],
+                             bound <= 1 or not known.wide)
+
     def _events(self, name: str, node: Dense, inp: np.ndarray) -> bool:
-        """Event-driven when asked, or (event_driven None) when the input is sparse enough: its
-        activity from the synapse count when there is one (events x fan-out), else counted."""
+        """Event-driven when asked, or (event_driven None) when the input is sparse enough for
+        the event path to beat the product `node.apply` would use (its activity as counted by
+        the kernel that produced it, else counted here)."""
         if self.event_driven is not None:
             return self.event_driven
-        counted = self.synapses.get(name)
-        fraction = (counted.effective / (node.weight.shape[0] * max(inp.size, 1))
-                    if counted is not None else activity(inp))
-        return fraction <= EVENT_ACTIVITY
+        known = self._known_input(name)
+        fraction = known.fraction if known is not None else activity(inp)
+        return fraction <= event_threshold(node, inp, self.program.input_bound(name))
 
     def _run_compiled(self, name: str, node: ProgramNode) -> np.ndarray:
-        requantize = self.program.nodes[self.fused[name]] if name in self.fused else None
-        inp = self.gather(self.fused.get(name, name))
+        chain = self.chains.get(name, Chain())
+        program = self.program
+        requantize = program.nodes[chain.requantize] if chain.requantize else None
+        head = chain.dense or chain.requantize or name
+        inp = self.gather(head)
+        dense = None
+        if chain.dense is not None:
+            node_dense = program.nodes[chain.dense]
+            bound = program.input_bound(chain.dense)
+            if self._events(chain.dense, node_dense, inp):
+                dense = (node_dense, bound)
+            else:
+                if self.count:
+                    self.synapses[chain.dense] = self._synapse_count(chain.dense, node_dense, inp)
+                inp = node_dense.apply(inp, bound)
         run = run_neuron(node, inp, requantize, self.carry.states.get(name),
-                         _output_dtype(self.program.bounds[name]))
+                         _output_dtype(program.bounds[name]), dense)
+        if dense is not None and self.count:
+            self.synapses[chain.dense] = dense[0].synapses(
+                run.dense_input.nonzero, inp.shape[0] * inp.shape[1],
+                dense[1] <= 1 or not run.dense_input.wide)
         self.final[name] = run.state
         self.tallies[name] = Tally(updates=run.output[0].size * inp.shape[0],
                                    saturated=run.saturated)
         self.counts[name] = (run.events, run.sums)
+        if not node.graded:
+            self.activity[name] = Activity(int(run.events.sum()), run.output.size,
+                                           bool((run.sums != run.events).any()))
         return run.output
 
     def _step_through(self, name: str, node: ProgramNode, inp: np.ndarray) -> np.ndarray:
@@ -233,41 +284,53 @@ class _Run:
         return total
 
 
-def plan(program: Program) -> dict[str, str]:
-    """Checked once per Program (`require_exact`), then kept: neuron -> the Requantize that is
-    its only input and feeds nothing else (applied inside the neuron's compiled kernel rather
-    than as a pass of its own)."""
+def plan(program: Program) -> dict[str, Chain]:
+    """Checked once per Program (`require_exact`), then kept: per compiled neuron, the chain of
+    stateless nodes its kernel applies (`Chain`)."""
     if program in _PLANS:
         return _PLANS[program]
     require_exact(program)
-    fused = {}
+    chains = {}
     for name in program.order:
-        edges = program.inputs_of(name)
-        if not compiled_kind(program.nodes[name]) or len(edges) != 1 or edges[0].delay:
-            continue
-        source = edges[0].source
-        if (source != INPUT and isinstance(program.nodes[source], Requantize)
-                and source != program.output
-                and [e.target for e in program.edges if e.source == source] == [name]):
-            fused[name] = source
-    _PLANS[program] = fused
-    return fused
+        if compiled_kind(program.nodes[name]):
+            requantize = _sole_feeder(program, name, Requantize)
+            dense = _sole_feeder(program, requantize, Dense) if requantize else None
+            if requantize:
+                chains[name] = Chain(requantize, dense)
+    _PLANS[program] = chains
+    return chains
 
 
-def quantize_input(program: Program, x: np.ndarray, tally: Tally) -> np.ndarray:
-    """`program.input.quantize(x, tally)`, compiled: the same float64 rounding, in parallel."""
+def _sole_feeder(program: Program, name: str, kind: type) -> str | None:
+    """The node of exactly class `kind` that is the only, undelayed input of `name` and feeds
+    nothing else (and is not the program's output), or None."""
+    edges = program.inputs_of(name)
+    if len(edges) != 1 or edges[0].delay or edges[0].source == INPUT:
+        return None
+    source = edges[0].source
+    if (type(program.nodes[source]) is not kind or source == program.output
+            or [e.target for e in program.edges if e.source == source] != [name]):
+        return None
+    return source
+
+
+def quantize_input(program: Program, x: np.ndarray, tally: Tally
+                   ) -> tuple[np.ndarray, Activity]:
+    """`program.input.quantize(x, tally)`, compiled: the same float64 rounding, in parallel;
+    and the activity of the result."""
     fmt = program.input
     if fmt.window:
         x = window_frame(x)[None]
     flat = np.ascontiguousarray(x).reshape(-1)
     out = np.empty(flat.size, np.float32)
     with compiled.threads_for(flat.size):
-        saturated = np.zeros(4 * numba.get_num_threads(), np.int64)
+        jobs = 4 * numba.get_num_threads()
+        saturated, seen, wide = (np.zeros(jobs, np.int64) for _ in range(3))
         compiled.quantize_run(flat, float(fmt.scale), fmt.rounding is Rounding.HALF_EVEN,
-                              float(1 << (fmt.bits - 1)), out, saturated)
+                              float(1 << (fmt.bits - 1)), out, saturated, seen, wide)
     tally.updates += flat.size
     tally.saturated += int(saturated.sum())
-    return out.reshape(x.shape)
+    return out.reshape(x.shape), Activity(int(seen.sum()), flat.size, bool(wide.any()))
 
 
 def require_exact(program: Program) -> None:
@@ -300,14 +363,13 @@ def execute(program: Program, x: np.ndarray, record_states: bool = False,
             carry: Carry | None = None) -> tuple[SimulationResult, Carry]:
     """`simulate_program` without the latency padding, continuing from `carry` (a fresh start
     when None); returns the result and where the run left off."""
-    fused = plan(program)
+    chains = plan(program)
     run = _Run(program, record_states, record_outputs, event_driven, counts, carry)
-    if record_states or record_outputs:
-        run.fused = {}
-    else:
-        run.fused = fused
+    if not (record_states or record_outputs):
+        run.chains = chains
+        run.inside = {name for chain in chains.values() for name in chain.names}
     run.tallies[INPUT] = Tally()  # inputs beyond the input format saturate too
-    run.values[INPUT] = quantize_input(program, x, run.tallies[INPUT])
+    run.values[INPUT], run.activity[INPUT] = quantize_input(program, x, run.tallies[INPUT])
     steps = x.shape[0]
     for group in program.schedule:
         if group.stepwise:
