@@ -10,7 +10,8 @@ in one call each and asserts 0 mismatching neurons. The kernels' event-driven mo
 feeding the neuron accumulated inside the kernel) is compared with `Dense.apply` followed by the
 reference. The engine tests compare whole networks run with and without the compiled path, and
 event-driven, dense and automatic. The compiled input quantization and event-driven
-accumulation are compared with `InputFormat.quantize` and `Dense.apply` / `Dense.apply_events`.
+accumulation and sum pooling are compared with `InputFormat.quantize`, `Dense.apply` /
+`Dense.apply_events` and `SumPool2d.apply`.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from types import SimpleNamespace
 import numpy as np
 import pytest
 from conftest import model_path
-from hypothesis import given, settings
+from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 from int_cases import edge_integers
 
@@ -29,11 +30,12 @@ from neurodeploy.engine import compiled
 from neurodeploy.engine.events import dense_events
 from neurodeploy.engine.fused import run_neuron
 from neurodeploy.engine.golden import quantize_input, simulate_program
+from neurodeploy.engine.pooling import sum_pool
 from neurodeploy.program.formats import Format
 from neurodeploy.program.graph import InputFormat
 from neurodeploy.program.neurons import IAF, LI, LIF, CubaLIF
 from neurodeploy.program.node import Tally
-from neurodeploy.program.synapses import Dense, Product, Requantize
+from neurodeploy.program.synapses import Dense, Product, Requantize, SumPool2d
 
 CASES = 100_000
 
@@ -265,3 +267,24 @@ def test_compiled_event_accumulation_equals_dense_and_reference(seed, rows, inpu
     got = dense_events(node, x, bound)
     assert np.array_equal(got, node.apply(x, bound))
     assert np.array_equal(got, node.apply_events(x))
+
+
+@settings(max_examples=150, deadline=None)
+@given(seed=st.integers(0, 2**32 - 1), channels=st.integers(1, 3), height=st.integers(1, 12),
+       width=st.integers(1, 12), kernel=st.tuples(st.integers(1, 4), st.integers(1, 4)),
+       stride=st.tuples(st.integers(1, 3), st.integers(1, 3)),
+       padding=st.tuples(st.integers(0, 2), st.integers(0, 2)),
+       dtype=st.sampled_from((np.int8, np.float32, np.int64, np.bool_)))
+def test_compiled_sum_pool_equals_node(seed, channels, height, width, kernel, stride, padding,
+                                       dtype):
+    """sum_pool == SumPool2d.apply (values and dtype), padded, strided, every input dtype."""
+    padding = tuple(min(p, k // 2) for p, k in zip(padding, kernel, strict=True))
+    node = SumPool2d(kernel, stride, padding)
+    shape = (channels, height, width)
+    assume(min(node.output_shape(shape)[1:]) >= 1)
+    rng = np.random.default_rng(seed)
+    bound = {np.int8: 127.0, np.bool_: 1.0}.get(dtype, float(1 << 40))
+    x = rng.integers(-int(bound), int(bound) + 1, (2, 3, *shape)).astype(dtype)
+    want = node.apply(x, bound)
+    got = sum_pool(node, x, bound)
+    assert got.dtype == want.dtype and np.array_equal(got, want)

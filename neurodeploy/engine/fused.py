@@ -114,7 +114,7 @@ def run_neuron(node: ProgramNode, source: np.ndarray, requantize: Requantize | N
         tail = (out, events, sums, saturated, blocks)
         if kind == "iaf":
             compiled.iaf_run(*head, constants["threshold"], constants["min_v"], lo, hi,
-                             node.spike is Spikes.MULTI,
+                             True if node.spike is Spikes.MULTI else None,
                              node.reset is Reset.SUBTRACT, node.strict, states[0], *tail)
         elif kind == "lif":
             compiled.lif_run(*head, constants["beta"], constants["threshold"], lo, hi,

@@ -26,13 +26,14 @@ import numpy as np
 from neurodeploy.engine import compiled
 from neurodeploy.engine.events import Activity, activity, dense_events, event_threshold
 from neurodeploy.engine.fused import compiled_kind, run_neuron
+from neurodeploy.engine.pooling import sum_pool
 from neurodeploy.engine.result import SimulationResult
 from neurodeploy.errors import UnsupportedModelError
 from neurodeploy.ir.graph import INPUT
 from neurodeploy.program.formats import Rounding
 from neurodeploy.program.graph import Program, window_frame
 from neurodeploy.program.node import ProgramNode, SynapseCount, Tally
-from neurodeploy.program.synapses import Dense, Requantize, exact_float
+from neurodeploy.program.synapses import Dense, Requantize, SumPool2d, exact_float
 
 EXACT_LIMIT = 1 << 60
 _PLANS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
@@ -151,6 +152,8 @@ class _Run:
             self.values[name] = self._step_through(name, node, inp)
         elif type(node) is Dense and self._events(name, node, inp):
             self.values[name] = dense_events(node, inp, bound)
+        elif type(node) is SumPool2d:
+            self.values[name] = sum_pool(node, inp, bound)
         else:
             self.values[name] = node.apply(inp, bound)
 
