@@ -10,8 +10,8 @@ in one call each and asserts 0 mismatching neurons. The kernels' event-driven mo
 feeding the neuron accumulated inside the kernel) is compared with `Dense.apply` followed by the
 reference. The engine tests compare whole networks run with and without the compiled path, and
 event-driven, dense and automatic. The compiled input quantization and event-driven
-accumulation and sum pooling are compared with `InputFormat.quantize`, `Dense.apply` /
-`Dense.apply_events` and `SumPool2d.apply`.
+accumulation (Dense and Conv2d) and sum pooling are compared with `InputFormat.quantize`,
+`Dense.apply` / `Dense.apply_events`, `Conv2d.apply` and `SumPool2d.apply`.
 """
 
 from __future__ import annotations
@@ -20,14 +20,16 @@ from types import SimpleNamespace
 
 import numpy as np
 import pytest
+import torch
 from conftest import model_path
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 from int_cases import edge_integers
 
 import neurodeploy as nd
+import neurodeploy.nn as ndnn
 from neurodeploy.engine import compiled
-from neurodeploy.engine.events import dense_events
+from neurodeploy.engine.events import conv_events, dense_events
 from neurodeploy.engine.fused import run_neuron
 from neurodeploy.engine.golden import quantize_input, simulate_program
 from neurodeploy.engine.pooling import sum_pool
@@ -35,7 +37,7 @@ from neurodeploy.program.formats import Format
 from neurodeploy.program.graph import InputFormat
 from neurodeploy.program.neurons import IAF, LI, LIF, CubaLIF
 from neurodeploy.program.node import Tally
-from neurodeploy.program.synapses import Dense, Product, Requantize, SumPool2d
+from neurodeploy.program.synapses import Conv2d, Dense, Product, Requantize, SumPool2d
 
 CASES = 100_000
 
@@ -288,3 +290,62 @@ def test_compiled_sum_pool_equals_node(seed, channels, height, width, kernel, st
     want = node.apply(x, bound)
     got = sum_pool(node, x, bound)
     assert got.dtype == want.dtype and np.array_equal(got, want)
+
+
+@settings(max_examples=150, deadline=None)
+@given(seed=st.integers(0, 2**32 - 1), groups=st.integers(1, 3), per_group_in=st.integers(1, 3),
+       per_group_out=st.integers(1, 4), height=st.integers(1, 9), width=st.integers(1, 9),
+       kernel=st.tuples(st.integers(1, 3), st.integers(1, 3)),
+       stride=st.tuples(st.integers(1, 3), st.integers(1, 3)),
+       padding=st.tuples(st.integers(0, 2), st.integers(0, 2)),
+       dilation=st.tuples(st.integers(1, 2), st.integers(1, 2)),
+       weight_bits=st.sampled_from([2, 8, 12]), graded=st.booleans(), density=st.floats(0, 1),
+       dtype=st.sampled_from((np.float32, np.int8, np.int64, np.bool_)))
+def test_compiled_conv_events_equal_node_and_counts(seed, groups, per_group_in, per_group_out,
+                                                    height, width, kernel, stride, padding,
+                                                    dilation, weight_bits, graded, density,
+                                                    dtype):
+    """conv_events == Conv2d.apply (grouped, strided, padded, dilated; int32 and int64 sums)
+    and its counts give the node's own synaptic-operation count."""
+    rng = np.random.default_rng(seed)
+    top = (1 << (weight_bits - 1)) - 1
+    channels, outputs = groups * per_group_in, groups * per_group_out
+    weight = edge_integers(rng, -top - 1, top, outputs * per_group_in * kernel[0] * kernel[1])
+    node = Conv2d(weight.reshape(outputs, per_group_in, *kernel).astype(
+        np.int8 if weight_bits <= 8 else np.int16), stride, padding, dilation, groups)
+    shape = (channels, height, width)
+    assume(min(node.output_shape(shape)[1:]) >= 1)
+    bound = {np.bool_: 1.0, np.int8: 127.0}.get(dtype, float(1 << 20)) if graded else 1.0
+    if dtype == np.bool_:
+        x = rng.random((3, 2, *shape)) < density
+    else:
+        x = rng.integers(-int(bound), int(bound) + 1, (3, 2, *shape))
+        x = (x * (rng.random(x.shape) < density)).astype(dtype)
+    got = conv_events(node, x, bound)
+    assert np.array_equal(got.output, node.apply(x, bound))
+    counted = node.synapses(got.active, 6, bound <= 1 or not got.wide)
+    assert counted == node.synapse_count(x, bound)
+    probe = torch.zeros(1, *shape, dtype=torch.float64, requires_grad=True)
+    torch.nn.functional.conv2d(probe, torch.ones(node.weight.shape, dtype=torch.float64), None,
+                               stride, padding, dilation, groups).sum().backward()
+    assert np.array_equal(node._fan_out(shape), probe.grad[0].numpy())  # connections per input
+
+
+def test_engine_conv_event_and_dense_paths_agree(digits_test):
+    """A pooled conv net run with event-driven and dense convolutions: identical outputs,
+    events, saturations and synaptic operations."""
+    torch.manual_seed(1)
+    model = ndnn.Sequential(torch.nn.Conv2d(1, 6, 3, padding=1), ndnn.IAF(spike="single"),
+                            torch.nn.AvgPool2d(2), torch.nn.Conv2d(6, 8, 3, stride=2),
+                            ndnn.IAF(), torch.nn.Flatten(), torch.nn.Linear(8 * 1 * 1, 10),
+                            ndnn.LIF(beta=0.9), input_shape=(1, 8, 8))
+    x = digits_test[0][:, :24].reshape(digits_test[0].shape[0], 24, 1, 8, 8)
+    program = nd.convert(model, target="sim", data=x, weight_bits=8)
+    runs = [simulate_program(program, x, event_driven=mode) for mode in (True, False)]
+    runs.append(simulate_program(program, x, record_states=True))
+    assert sum(r.sum() for r in runs[0].events.values()) > 0
+    for other in runs[1:]:
+        assert np.array_equal(runs[0].output, other.output)
+        assert runs[0].synapses == other.synapses and runs[0].tallies == other.tallies
+        for name in program.stateful_nodes:
+            assert np.array_equal(runs[0].events[name], other.events[name])

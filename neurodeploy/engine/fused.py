@@ -114,8 +114,8 @@ def run_neuron(node: ProgramNode, source: np.ndarray, requantize: Requantize | N
         tail = (out, events, sums, saturated, blocks)
         if kind == "iaf":
             compiled.iaf_run(*head, constants["threshold"], constants["min_v"], lo, hi,
-                             True if node.spike is Spikes.MULTI else None,
-                             node.reset is Reset.SUBTRACT, node.strict, states[0], *tail)
+                             node.spike is Spikes.MULTI,
+                             node.reset is Reset.SUBTRACT, int(node.strict), states[0], *tail)
         elif kind == "lif":
             compiled.lif_run(*head, constants["beta"], constants["threshold"], lo, hi,
                              node.reset is Reset.SUBTRACT, node.reset_delay, states[0], *tail)

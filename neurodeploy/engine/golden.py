@@ -24,7 +24,7 @@ import numba
 import numpy as np
 
 from neurodeploy.engine import compiled
-from neurodeploy.engine.events import Activity, activity, dense_events, event_threshold
+from neurodeploy.engine.events import Activity, activity, conv_events, dense_events, event_threshold
 from neurodeploy.engine.fused import compiled_kind, run_neuron
 from neurodeploy.engine.pooling import sum_pool
 from neurodeploy.engine.result import SimulationResult
@@ -33,7 +33,7 @@ from neurodeploy.ir.graph import INPUT
 from neurodeploy.program.formats import Rounding
 from neurodeploy.program.graph import Program, window_frame
 from neurodeploy.program.node import ProgramNode, SynapseCount, Tally
-from neurodeploy.program.synapses import Dense, Requantize, SumPool2d, exact_float
+from neurodeploy.program.synapses import Conv2d, Dense, Requantize, SumPool2d, exact_float
 
 EXACT_LIMIT = 1 << 60
 _PLANS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
@@ -146,6 +146,13 @@ class _Run:
             return
         inp = self.gather(name)
         bound = self.program.input_bound(name)
+        if type(node) is Conv2d and self._events(name, node, inp):
+            scattered = conv_events(node, inp, bound)
+            self.values[name] = scattered.output
+            if self.count:
+                self.synapses[name] = node.synapses(scattered.active, inp.shape[0] * inp.shape[1],
+                                                    bound <= 1 or not scattered.wide)
+            return
         if node.weighted and self.count:
             self.synapses[name] = self._synapse_count(name, node, inp)
         if node.stateful:
@@ -173,7 +180,7 @@ class _Run:
         return node.synapses(known.nonzero, inp.shape[0] * inp.shape[1],
                              bound <= 1 or not known.wide)
 
-    def _events(self, name: str, node: Dense, inp: np.ndarray) -> bool:
+    def _events(self, name: str, node: Dense | Conv2d, inp: np.ndarray) -> bool:
         """Event-driven when asked, or (event_driven None) when the input is sparse enough for
         the event path to beat the product `node.apply` would use (its activity as counted by
         the kernel that produced it, else counted here)."""

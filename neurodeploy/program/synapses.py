@@ -224,26 +224,40 @@ class Conv2d(ProgramNode):
         return y.reshape(steps, batch, *y.shape[1:])
 
     def _fan_out(self, input_shape: tuple[int, ...]) -> np.ndarray:
-        """Per input position, the number of output connections it feeds."""
-        import torch
-        import torch.nn.functional as F
-        out = F.conv2d(torch.zeros(1, *input_shape, dtype=torch.float64),
-                       torch.zeros(self.weight.shape, dtype=torch.float64), None, self.stride,
-                       self.padding, self.dilation, self.groups)
-        fan = F.conv_transpose2d(torch.ones_like(out),
-                                 torch.ones(self.weight.shape, dtype=torch.float64), None,
-                                 self.stride, self.padding, 0, self.groups, self.dilation)
-        full = torch.zeros(1, *input_shape, dtype=torch.float64)
-        h, w = min(fan.shape[2], input_shape[1]), min(fan.shape[3], input_shape[2])
-        full[..., :h, :w] = fan[..., :h, :w]
-        return full[0].numpy()
+        """Per input position, the number of output connections it feeds: the output channels
+        of its group times the (output, tap) pairs that read it, row by row and column by
+        column (separable)."""
+        channels, height, width = input_shape
+        out_height, out_width = self.output_shape(input_shape)[1:]
+
+        def reads(size: int, outputs: int, taps: int, stride: int, padding: int,
+                  dilation: int) -> np.ndarray:
+            count = np.zeros(size, np.float64)
+            for tap in range(taps):
+                positions = np.arange(outputs) * stride - padding + tap * dilation
+                np.add.at(count, positions[(positions >= 0) & (positions < size)], 1.0)
+            return count
+
+        kernel_h, kernel_w = self.weight.shape[2:]
+        rows = reads(height, out_height, kernel_h, self.stride[0], self.padding[0],
+                     self.dilation[0])
+        columns = reads(width, out_width, kernel_w, self.stride[1], self.padding[1],
+                        self.dilation[1])
+        per_group = self.weight.shape[0] // self.groups
+        return np.broadcast_to(per_group * np.outer(rows, columns), (channels, height, width))
 
     def synapse_count(self, x: np.ndarray, bound: float) -> SynapseCount:
-        steps_samples = x.shape[0] * x.shape[1]
-        active = (x != 0).sum(axis=(0, 1)).astype(np.float64)
-        fan = self._fan_out(tuple(x.shape[2:]))
-        return SynapseCount(float((active * fan).sum()), steps_samples * float(fan.sum()),
-                            _accumulate_only(x, bound))
+        return self.synapses((x != 0).sum(axis=(0, 1)), x.shape[0] * x.shape[1],
+                             _accumulate_only(x, bound))
+
+    def synapses(self, active: np.ndarray, steps_samples: int, accumulate_only: bool
+                 ) -> SynapseCount:
+        """The count from what is known of the input: per input position `(C, H, W)`, its
+        non-zero values over all steps and samples; how many steps x samples; whether every
+        value is in {-1, 0, 1}."""
+        fan = self._fan_out(tuple(active.shape))
+        return SynapseCount(float((active.astype(np.float64) * fan).sum()),
+                            steps_samples * float(fan.sum()), accumulate_only)
 
     def describe(self) -> dict:
         return {"kind": self.kind, "weight_dtype": str(self.weight.dtype),
