@@ -64,6 +64,15 @@ def main(runs: int) -> None:
                "(goal <= 1.0, stretch 0.6)")
     show_ratio("engine counts=False / sinabs (conv)", times, "engine, counts=False",
                "sinabs float forward")
+    for p in (0.05, 0.3):
+        dense_x = (rng.random((STEPS, BATCH, *SHAPE)) < p).astype(np.float32)
+        modes = {mode: (lambda mode=mode, dense_x=dense_x:
+                        simulate_program(program, dense_x, event_driven=mode))
+                 for mode in (True, False)}
+        same = np.array_equal(modes[True]().output, modes[False]().output)
+        times = rounds({"event": modes[True], "dense": modes[False]}, runs)
+        print(f"activity {p:.0%}: identical outputs {same}")
+        show_ratio(f"event / dense (conv, {p:.0%})", times, "event", "dense")
 
 
 if __name__ == "__main__":

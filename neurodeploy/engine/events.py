@@ -29,14 +29,14 @@ from neurodeploy.program.synapses import Conv2d, Dense, Product
 
 #: per product a Dense would otherwise use, the largest fraction of non-zero inputs at which the
 #: event path is chosen automatically: the measured crossover on 2 cores, IAF 784-512-512-10,
-#: 64 x 100 rows (benchmarks/bench_events.py): about 5 % against an int8 VNNI GEMM, 15 %
-#: against float32 SGEMM; the float64 and int64 products are slower still
+#: T = 100, batch 1 and 64 (benchmarks/bench_events.py): 15-25 % against an int8 VNNI GEMM,
+#: 30-45 % against float32 SGEMM; the float64 and int64 products are slower still
 EVENT_ACTIVITY = {Product.INT8: 0.15, Product.FLOAT32: 0.3, Product.FLOAT64: 0.4,
                   Product.INT64: 0.5}
 #: the same for a Conv2d, against its float32 torch convolution (measured crossover 20-30 % on
 #: 2 cores, 3x3 kernels of 2-16 input and 16-32 output channels; benchmarks/bench_conv.py)
 CONV_EVENT_ACTIVITY = 0.2
-_COLUMNS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+_ARRANGED: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()  # W per node, as read by events
 
 
 @dataclass(frozen=True)
@@ -73,13 +73,13 @@ def event_threshold(node: Dense | Conv2d, x: np.ndarray, bound: float) -> float:
 
 def columns(node: Dense) -> np.ndarray:
     """W^T, C-contiguous, in the narrowest integer dtype holding W (kept while `node` lives)."""
-    if node not in _COLUMNS:
+    if node not in _ARRANGED:
         weight = node.weight
         dtype = next(d for d in (np.int8, np.int16, np.int32, np.int64)
                      if weight.size == 0 or (np.iinfo(d).min <= weight.min()
                                              and weight.max() <= np.iinfo(d).max))
-        _COLUMNS[node] = np.ascontiguousarray(weight.T.astype(dtype))
-    return _COLUMNS[node]
+        _ARRANGED[node] = np.ascontiguousarray(weight.T.astype(dtype))
+    return _ARRANGED[node]
 
 
 def accumulator_dtype(node: Dense, bound: float) -> type:
@@ -114,14 +114,14 @@ def activity(x: np.ndarray) -> float:
 def _taps(node: Conv2d) -> np.ndarray:
     """W arranged `(C_in, KH, KW, O / groups)`: per input channel and tap, the weights of the
     output channels of its group (kept while `node` lives)."""
-    if node not in _COLUMNS:
+    if node not in _ARRANGED:
         out_channels, per_group_in = node.weight.shape[:2]
         per_group_out = out_channels // node.groups
         taps = [node.weight[(c // per_group_in) * per_group_out:
                             (c // per_group_in + 1) * per_group_out, c % per_group_in]
                 for c in range(per_group_in * node.groups)]
-        _COLUMNS[node] = np.ascontiguousarray(np.stack(taps).transpose(0, 2, 3, 1))
-    return _COLUMNS[node]
+        _ARRANGED[node] = np.ascontiguousarray(np.stack(taps).transpose(0, 2, 3, 1))
+    return _ARRANGED[node]
 
 
 @njit(parallel=True, cache=True)
