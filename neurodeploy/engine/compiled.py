@@ -3,9 +3,10 @@
 Each kernel runs T steps of N neurons for B samples in one pass. At every step it first forms
 the accumulator of the weighted node that feeds the neuron, in one of two ways:
 
-- copied from `source[t, b]`, that node's output computed beforehand (e.g. by a GEMM);
-- event-driven (`gather`): the node is a Dense of weight columns `W^T` and `source` is its input;
-  only the columns of non-zero inputs are read,
+- copied from `source[t, b]`, that node's output computed beforehand (e.g. by a GEMM), when
+  `columns` is None;
+- event-driven, when `columns` is given: the node is a Dense of weight columns `W^T` and
+  `source` is its input; only the columns of non-zero inputs are read,
       acc[n] = sum over i with source[t, b, i] != 0 of source[t, b, i] * columns[i, n],
   in the dtype of `buffer` (int32 where the Dense's bound proves every partial sum fits, else
   int64), so the cost is events x fan-out instead of every connection;
@@ -23,7 +24,7 @@ exactly (the engine only forms it where its bound proves so), and int64(acc) is 
 Work is split into `jobs = B * blocks` independent (sample, neuron block) pieces run in parallel
 (`prange`), so both cores work at B = 1 too. States `(B, N)` int64 are updated in place; per-job
 counts land in `(T, B, blocks)` arrays and per-job saturations in `(jobs,)`, summed by the caller;
-in gather mode `seen[job]` gets the job's non-zero inputs (counted by block 0 of each sample only)
+event-driven, `seen[job]` gets the job's non-zero inputs (counted by block 0 of each sample only)
 and `wide[job]` 1 where one of them was beyond {-1, 1} (the synaptic-operation counts).
 Tests: `tests/test_compiled.py` compares every kernel with the reference kernels bit for bit.
 """
