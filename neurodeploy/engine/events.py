@@ -82,7 +82,7 @@ def columns(node: Dense) -> np.ndarray:
     return _ARRANGED[node]
 
 
-def accumulator_dtype(node: Dense, bound: float) -> type:
+def accumulator_dtype(node: Dense | Conv2d, bound: float) -> type:
     """int32 where every partial sum of `node`'s output fits, else int64."""
     return np.int32 if node.output_bound(bound) < (1 << 31) else np.int64
 
@@ -177,7 +177,7 @@ def conv_events(node: Conv2d, x: np.ndarray, bound: float) -> ConvEvents:
     rows = np.ascontiguousarray(x).reshape(steps * batch, *x.shape[2:])
     if rows.dtype == np.bool_:
         rows = rows.view(np.int8)
-    dtype = np.int32 if node.output_bound(bound) < (1 << 31) else np.int64
+    dtype = accumulator_dtype(node, bound)
     shape = node.output_shape(tuple(x.shape[2:]))
     out = np.empty((rows.shape[0], *shape), dtype)
     with threads_for(rows.size):

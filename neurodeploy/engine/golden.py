@@ -150,11 +150,10 @@ class _Run:
             scattered = conv_events(node, inp, bound)
             self.values[name] = scattered.output
             if self.count:
-                self.synapses[name] = node.synapses(scattered.active, inp.shape[0] * inp.shape[1],
-                                                    bound <= 1 or not scattered.wide)
+                self._count_known(name, node, scattered.active, scattered.wide, inp)
             return
         if node.weighted and self.count:
-            self.synapses[name] = self._synapse_count(name, node, inp)
+            self._synapse_count(name, node, inp)
         if node.stateful:
             self.values[name] = self._step_through(name, node, inp)
         elif type(node) is Dense and self._events(name, node, inp):
@@ -172,13 +171,22 @@ class _Run:
             return self.activity.get(edges[0].source)
         return None
 
-    def _synapse_count(self, name: str, node: ProgramNode, inp: np.ndarray) -> SynapseCount:
+    def _synapse_count(self, name: str, node: ProgramNode, inp: np.ndarray) -> None:
+        """The synaptic operations of weighted `node` on `inp`, from what a kernel counted of
+        that input where one did, else counted by the node itself."""
         known = self._known_input(name)
+        if known is not None and type(node) is Dense:
+            self._count_known(name, node, known.nonzero, known.wide, inp)
+        else:
+            self.synapses[name] = node.synapse_count(inp, self.program.input_bound(name))
+
+    def _count_known(self, name: str, node: Dense | Conv2d, nonzero: int | np.ndarray,
+                     wide: bool, inp: np.ndarray) -> None:
+        """`node.synapses` from a kernel's count of the non-zero inputs (in all, or per position)
+        and whether one is beyond {-1, 1}: accumulate-only unless the bound and that allow it."""
         bound = self.program.input_bound(name)
-        if known is None or type(node) is not Dense:
-            return node.synapse_count(inp, bound)
-        return node.synapses(known.nonzero, inp.shape[0] * inp.shape[1],
-                             bound <= 1 or not known.wide)
+        self.synapses[name] = node.synapses(nonzero, inp.shape[0] * inp.shape[1],
+                                            bound <= 1 or not wide)
 
     def _events(self, name: str, node: Dense | Conv2d, inp: np.ndarray) -> bool:
         """Event-driven when asked, or (event_driven None) when the input is sparse enough for
@@ -204,14 +212,13 @@ class _Run:
                 dense = (node_dense, bound)
             else:
                 if self.count:
-                    self.synapses[chain.dense] = self._synapse_count(chain.dense, node_dense, inp)
+                    self._synapse_count(chain.dense, node_dense, inp)
                 inp = node_dense.apply(inp, bound)
         run = run_neuron(node, inp, requantize, self.carry.states.get(name),
                          _output_dtype(program.bounds[name]), dense)
         if dense is not None and self.count:
-            self.synapses[chain.dense] = dense[0].synapses(
-                run.dense_input.nonzero, inp.shape[0] * inp.shape[1],
-                dense[1] <= 1 or not run.dense_input.wide)
+            self._count_known(chain.dense, dense[0], run.dense_input.nonzero,
+                              run.dense_input.wide, inp)
         self.final[name] = run.state
         self.tallies[name] = Tally(updates=run.output[0].size * inp.shape[0],
                                    saturated=run.saturated)
