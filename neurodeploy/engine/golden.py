@@ -16,8 +16,6 @@ is followed by `latency` zero steps so the last inputs reach the output.
 
 from __future__ import annotations
 
-import math
-import weakref
 from dataclasses import dataclass, field
 
 import numba
@@ -26,17 +24,14 @@ import numpy as np
 from neurodeploy.engine import compiled
 from neurodeploy.engine.events import Activity, activity, conv_events, dense_events, event_threshold
 from neurodeploy.engine.fused import compiled_kind, run_neuron
+from neurodeploy.engine.plan import Chain, plan
 from neurodeploy.engine.pooling import sum_pool
 from neurodeploy.engine.result import SimulationResult
-from neurodeploy.errors import UnsupportedModelError
 from neurodeploy.ir.graph import INPUT
 from neurodeploy.program.formats import Rounding
 from neurodeploy.program.graph import Program, window_frame
 from neurodeploy.program.node import ProgramNode, SynapseCount, Tally
-from neurodeploy.program.synapses import Conv2d, Dense, Requantize, SumPool2d, exact_float
-
-EXACT_LIMIT = 1 << 60
-_PLANS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+from neurodeploy.program.synapses import Conv2d, Dense, SumPool2d, exact_float
 
 
 def _sum_dtype(values: list[np.ndarray], bound: float) -> type:
@@ -50,20 +45,6 @@ def _output_dtype(bound: float) -> type:
     if bound <= 127:
         return np.int8
     return exact_float(bound) or np.int64
-
-
-@dataclass(frozen=True)
-class Chain:
-    """The stateless nodes run inside a compiled neuron's kernel: the Requantize that is its
-    only input, and the Dense that is the Requantize's only input (event-driven when its input
-    is sparse, else its product is formed first), each feeding nothing else."""
-
-    requantize: str | None = None
-    dense: str | None = None
-
-    @property
-    def names(self) -> tuple[str, ...]:
-        return tuple(name for name in (self.dense, self.requantize) if name is not None)
 
 
 @dataclass
@@ -301,36 +282,6 @@ class _Run:
         return total
 
 
-def plan(program: Program) -> dict[str, Chain]:
-    """Checked once per Program (`require_exact`), then kept: per compiled neuron, the chain of
-    stateless nodes its kernel applies (`Chain`)."""
-    if program in _PLANS:
-        return _PLANS[program]
-    require_exact(program)
-    chains = {}
-    for name in program.order:
-        if compiled_kind(program.nodes[name]):
-            requantize = _sole_feeder(program, name, Requantize)
-            dense = _sole_feeder(program, requantize, Dense) if requantize else None
-            if requantize:
-                chains[name] = Chain(requantize, dense)
-    _PLANS[program] = chains
-    return chains
-
-
-def _sole_feeder(program: Program, name: str, kind: type) -> str | None:
-    """The node of exactly class `kind` that is the only, undelayed input of `name` and feeds
-    nothing else (and is not the program's output), or None."""
-    edges = program.inputs_of(name)
-    if len(edges) != 1 or edges[0].delay or edges[0].source == INPUT:
-        return None
-    source = edges[0].source
-    if (type(program.nodes[source]) is not kind or source == program.output
-            or [e.target for e in program.edges if e.source == source] != [name]):
-        return None
-    return source
-
-
 def quantize_input(program: Program, x: np.ndarray, tally: Tally
                    ) -> tuple[np.ndarray, Activity]:
     """`program.input.quantize(x, tally)`, compiled: the same float64 rounding, in parallel;
@@ -348,17 +299,6 @@ def quantize_input(program: Program, x: np.ndarray, tally: Tally
     tally.updates += flat.size
     tally.saturated += int(saturated.sum())
     return out.reshape(x.shape), Activity(int(seen.sum()), flat.size, bool(wide.any()))
-
-
-def require_exact(program: Program) -> None:
-    """Refuse a Program whose node inputs can reach 2^60: the kernels are exact below 2^61, and
-    int64 sums of inputs below 2^60 cannot overflow."""
-    for name in program.order:
-        bound = program.input_bound(name)
-        if bound >= EXACT_LIMIT:
-            raise UnsupportedModelError(
-                f"node '{name}': its input can reach 2^{math.log2(bound):.0f}, beyond the 2^60 the "
-                "integer engine computes exactly; use fewer weight or state bits")
 
 
 def simulate_program(program: Program, x: np.ndarray, record_states: bool = False,

@@ -14,7 +14,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from neurodeploy.engine.golden import Carry, execute, plan
+from neurodeploy.engine.golden import Carry, execute
+from neurodeploy.engine.plan import plan
 from neurodeploy.engine.result import SimulationResult
 from neurodeploy.errors import ShapeError, UnsupportedModelError
 from neurodeploy.program.graph import Program
